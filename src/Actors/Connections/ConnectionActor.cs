@@ -1,0 +1,243 @@
+using Akka.Actor;
+using Akka.Event;
+using Akka.Sync.Protocol;
+using static Akka.Sync.Protocol.ConversationSubscription;
+
+namespace Akka.Sync.Actors.Connections;
+
+/// <summary>
+/// One per socket, on the node holding the socket. <c>Subscribing → Replaying → Live</c>:
+/// subscribe (the ack carries the last published seq), replay up to it in paced chunks while stashing
+/// live events, then deliver live events, dropping any seq already delivered and repairing any gap from
+/// the log. When the entity stops or moves it resubscribes from the last delivered seq, so the socket sees
+/// every event exactly once, in order.
+/// </summary>
+public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTimers
+{
+    public sealed record ClientMessage(UserMessage Message);
+    public sealed record ClientBadFrame(string Detail);
+    private sealed record EntityTerminated;
+    private sealed record RetrySubscribe;
+    private sealed record RetryRead;
+    private sealed record RoomForReplay;
+    private sealed record MessageOutcome(object Result);
+
+    private readonly IActorRef _region;
+    private readonly ConversationId _id;
+    private readonly Dialect _dialect;
+    private readonly IClientSink _sink;
+    private readonly ConnectionSettings _settings;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+    private ReplayFrom _from;
+    private IActorRef? _entity;
+    private long _lastDelivered;
+    private long _replayTarget;
+    private bool _sentFullState;
+
+    public IStash Stash { get; set; } = null!;
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <summary>The seq of the last event handed to the socket (for tests and logs).</summary>
+    public long LastDelivered => _lastDelivered;
+
+    public static Props Props(IActorRef region, ConversationId id, Dialect dialect, ReplayFrom from, IClientSink sink, ConnectionSettings? settings = null) =>
+        Akka.Actor.Props.Create(() => new ConnectionActor(region, id, dialect, from, sink, settings ?? ConnectionSettings.Default));
+
+    public ConnectionActor(IActorRef region, ConversationId id, Dialect dialect, ReplayFrom from, IClientSink sink, ConnectionSettings settings)
+    {
+        _region = region;
+        _id = id;
+        _dialect = dialect;
+        _from = from;
+        _sink = sink;
+        _settings = settings;
+        Subscribing();
+    }
+
+    protected override void PreStart() => SendSubscribe();
+
+    protected override void PostStop()
+    {
+        _entity?.Tell(new Unsubscribe(_id, Self));
+        base.PostStop();
+    }
+
+    // ---- subscribing ----
+
+    private void Subscribing()
+    {
+        Receive<Subscribed>(OnSubscribed);
+        Receive<Refused>(r => CloseWith(r.Reason));
+        Receive<RetrySubscribe>(_ => SendSubscribe());
+        Receive<EventEnvelope>(_ => Stash.Stash());
+        ReceiveCommon();
+    }
+
+    private void SendSubscribe()
+    {
+        _region.Tell(new Subscribe(_id, Self, _from, _dialect));
+        // The region buffers while a shard is homeless; retry in case the entity never answered.
+        Timers.StartSingleTimer("subscribe", new RetrySubscribe(), _settings.RequestTimeout);
+    }
+
+    private void OnSubscribed(Subscribed s)
+    {
+        Timers.Cancel("subscribe");
+        if (_entity is not null) Context.Unwatch(_entity);
+        _entity = Sender;
+        Context.WatchWith(_entity, new EntityTerminated());
+        if (!_sentFullState)
+        {
+            _sink.WriteFullState(s.FullState);
+            _sentFullState = true;
+            _lastDelivered = s.ReplayAfterSeq;
+        }
+        // Every later event will be published to us; what is missing up to LastSeq is read from the log.
+        _replayTarget = s.LastSeq;
+        StartReplayOrLive();
+    }
+
+    private void StartReplayOrLive()
+    {
+        if (_lastDelivered >= _replayTarget)
+        {
+            Become(Live);
+            Stash.UnstashAll();
+            return;
+        }
+        Become(Replaying);
+        RequestRange();
+    }
+
+    // ---- replaying ----
+
+    private void Replaying()
+    {
+        Receive<EventRange>(OnRange);
+        Receive<RetryRead>(_ => RequestRange());
+        Receive<RoomForReplay>(_ => RequestRange());
+        Receive<EventEnvelope>(_ => Stash.Stash());
+        Receive<Subscribed>(_ => { }); // a late answer to a retried subscribe
+        ReceiveCommon();
+    }
+
+    private void RequestRange()
+    {
+        if (!_sink.HasRoomForReplay)
+        {
+            _sink.WhenRoomForReplay().PipeTo(Self, success: () => new RoomForReplay(), failure: _ => new RoomForReplay());
+            return;
+        }
+        _region.Tell(new ReadRange(_id, _lastDelivered + 1, _replayTarget, _settings.ReplayChunk));
+        Timers.StartSingleTimer("read", new RetryRead(), _settings.RequestTimeout);
+    }
+
+    private void OnRange(EventRange r)
+    {
+        Timers.Cancel("read");
+        foreach (var e in r.Events)
+            if (!Deliver(e, replay: true)) return;
+        if (r.Events.Length == 0 && _lastDelivered < _replayTarget)
+        {
+            // The log does not hold what the entity announced: a bug, not a client problem.
+            _log.Error("Conversation {0}: replay found nothing after seq {1} (target {2})", _id, _lastDelivered, _replayTarget);
+            Close(1011, "replay failed");
+            return;
+        }
+        StartReplayOrLive();
+    }
+
+    // ---- live ----
+
+    private void Live()
+    {
+        Receive<EventEnvelope>(e =>
+        {
+            if (e.Seq > _lastDelivered + 1)
+            {
+                // A gap: read what is missing from the log, then carry on with this one.
+                Stash.Stash();
+                _replayTarget = e.Seq - 1;
+                _log.Warning("Conversation {0}: gap before seq {1} after {2}; repairing from the log", _id, e.Seq, _lastDelivered);
+                StartReplayOrLive();
+                return;
+            }
+            Deliver(e, replay: false);
+        });
+        Receive<Subscribed>(s => { if (s.LastSeq > _lastDelivered) { _replayTarget = s.LastSeq; StartReplayOrLive(); } });
+        ReceiveCommon();
+    }
+
+    private void ReceiveCommon()
+    {
+        Receive<EntityTerminated>(_ =>
+        {
+            // The entity passivated, moved or its node died: resubscribe from what the socket has.
+            _entity = null;
+            _from = ReplayFrom.Seq(_lastDelivered);
+            Become(Subscribing);
+            SendSubscribe();
+        });
+        Receive<Ended>(e => CloseWith(e.Reason));
+        Receive<ClientMessage>(m =>
+        {
+            var self = Self;
+            _region.Ask<ConversationReplies.CommandResult>(new ConversationCommands.SendMessage(_id, m.Message), _settings.RequestTimeout)
+                .PipeTo(self, success: r => new MessageOutcome(r), failure: ex => new MessageOutcome(ex));
+        });
+        Receive<MessageOutcome>(o =>
+        {
+            switch (o.Result)
+            {
+                case ConversationReplies.CommandResult { Code: ResultCode.Ok }:
+                    break;
+                case ConversationReplies.CommandResult r:
+                    _sink.WriteError(r.Code == ResultCode.Unavailable ? "unavailable" : "rejected", r.Detail ?? r.Code.ToString());
+                    break;
+                default:
+                    _sink.WriteError("unavailable", "the conversation did not answer in time; the message may not be stored");
+                    break;
+            }
+        });
+        Receive<ClientBadFrame>(b => _sink.WriteError("bad_frame", b.Detail));
+    }
+
+    /// <summary>Hands one event to the socket unless already delivered; closes a slow consumer.</summary>
+    private bool Deliver(EventEnvelope e, bool replay)
+    {
+        if (e.Seq <= _lastDelivered) return true;
+        if (e.Seq != _lastDelivered + 1)
+        {
+            _log.Error("Conversation {0}: out-of-order seq {1} after {2}", _id, e.Seq, _lastDelivered);
+            return true;
+        }
+        if (!_sink.TryWriteEvent(e, replay))
+        {
+            Close(CloseCodes.TryAgainLater, "slow consumer");
+            return false;
+        }
+        _lastDelivered = e.Seq;
+        return true;
+    }
+
+    private void CloseWith(RefusalReason reason)
+    {
+        switch (reason)
+        {
+            case RefusalReason.UnknownAfterEventId: Close(CloseCodes.UnknownAfterEventId, "unknown after_event_id"); break;
+            case RefusalReason.WrongProtocol: Close(CloseCodes.NotFound, $"wrong protocol: conversation is {(_dialect == Dialect.V1 ? "v0" : "v1")}"); break;
+            default: Close(CloseCodes.NotFound, "Conversation not found"); break;
+        }
+    }
+
+    private void Close(int code, string reason)
+    {
+        _sink.Close(code, reason);
+        Context.Stop(Self);
+    }
+}
+
+public sealed record ConnectionSettings(int ReplayChunk = 500, TimeSpan RequestTimeout = default)
+{
+    public static ConnectionSettings Default { get; } = new(500, TimeSpan.FromSeconds(5));
+}

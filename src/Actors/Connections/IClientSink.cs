@@ -1,0 +1,42 @@
+using Akka.Sync.Protocol;
+
+namespace Akka.Sync.Actors.Connections;
+
+/// <summary>
+/// The socket side of a connection actor: a bounded outbound queue plus the dialect's framing.
+/// Implemented by the Gateway's transports (V1 WebSocket, later Socket.IO); every call is non-blocking.
+/// </summary>
+public interface IClientSink
+{
+    /// <summary>The conversation's state snapshot, first thing after subscribing (V1 full_state).</summary>
+    void WriteFullState(byte[] fullState);
+
+    /// <summary>
+    /// Queues one stored event. False when the bounded queue is full: the client is a slow consumer
+    /// and the caller closes it (it resumes later from its last event).
+    /// </summary>
+    bool TryWriteEvent(EventEnvelope e, bool replay);
+
+    /// <summary>An error frame for this client only (not stored).</summary>
+    void WriteError(string code, string detail);
+
+    /// <summary>Whether the queue has room for more replay (replay is paced, live is not).</summary>
+    bool HasRoomForReplay { get; }
+
+    /// <summary>Completes when <see cref="HasRoomForReplay"/> becomes true again, or the socket closes.</summary>
+    Task WhenRoomForReplay();
+
+    /// <summary>Closes the socket with a close code and reason (after what was queued, where possible).</summary>
+    void Close(int code, string reason);
+}
+
+/// <summary>The close codes this server uses (CONTRACT §3).</summary>
+public static class CloseCodes
+{
+    public const int Normal = 1000;
+    public const int MessageTooBig = 1009;
+    public const int TryAgainLater = 1013;
+    public const int AuthenticationFailed = 4001;
+    public const int NotFound = 4004;
+    public const int UnknownAfterEventId = 4009;
+}

@@ -1,0 +1,401 @@
+using Akka.Actor;
+using Akka.Cluster.Sharding;
+using Akka.Event;
+using Akka.Persistence;
+using Akka.Sync.Actors.Agents;
+using Akka.Sync.Protocol;
+using Akka.Sync.Protocol.V1;
+using static Akka.Sync.Protocol.ConversationCommands;
+using static Akka.Sync.Protocol.ConversationQueries;
+using static Akka.Sync.Protocol.ConversationReplies;
+using static Akka.Sync.Protocol.ConversationSubscription;
+
+namespace Akka.Sync.Actors.Conversations;
+
+/// <summary>
+/// One conversation: a Cluster Sharding entity that owns its event log and execution status.
+/// For every command: decide → stamp (seq, id, timestamp) → persist → apply → reply → publish.
+/// Nothing leaves the actor before it is durable.
+/// </summary>
+public sealed class ConversationActor : ReceivePersistentActor
+{
+    private readonly ConversationId _id;
+    private readonly ConversationSettings _settings;
+    private readonly IActorRef _directory;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    private ConversationState _state;   // durable: only what the journal holds
+    private ConversationState _decided; // durable + in-flight writes: what the next decision builds on
+    private readonly EventIndex _index = new();
+    private readonly EventTail _tail;
+    private readonly HashSet<IActorRef> _subscribers = [];
+    private readonly Queue<(IActorRef ReplyTo, object OnFailure)> _awaiting = new();
+    private readonly Dictionary<string, long> _inFlightIds = new(StringComparer.Ordinal);
+    private long _lastSnapshotSeqNr;
+    private int _runId;
+    private IActorRef? _agent;
+
+    public ConversationActor(ConversationId id, ConversationSettings settings, IActorRef directory)
+    {
+        _id = id;
+        _settings = settings;
+        _directory = directory;
+        _state = _decided = ConversationState.Empty(id);
+        _tail = new EventTail(settings.TailSize);
+
+        Recover<SnapshotOffer>(OnSnapshotOffer);
+        Recover<EventEnvelope>(e => ApplyDurable(e));
+        Recover<ConversationEvents.Created>(e => ApplyDurable(e));
+        Recover<ConversationEvents.TitleChanged>(e => ApplyDurable(e));
+        Recover<ConversationEvents.KeyIssued>(e => ApplyDurable(e));
+        Recover<ConversationEvents.Deleted>(e => ApplyDurable(e));
+        Recover<RecoveryCompleted>(_ => OnRecovered());
+
+        Command<Create>(OnCreate);
+        Command<SendMessage>(c => Execute(_decided.DecideMessage(c.Message), CommandResult.Ok));
+        Command<Run>(_ => Execute(_decided.DecideRun(), CommandResult.Ok));
+        Command<Pause>(_ => Execute(_decided.DecidePause(), CommandResult.Ok));
+        Command<RespondToConfirmation>(c => Execute(_decided.DecideConfirmation(c.Accept, c.Reason), CommandResult.Ok));
+        Command<AppendEvents>(OnAppendEvents);
+        Command<DemoAgentActor.Step>(OnAgentStep);
+        Command<SetTitle>(OnSetTitle);
+        Command<Delete>(OnDelete);
+
+        Command<GetInfo>(_ => Sender.Tell(_state.IsLive ? new InfoResult(ResultCode.Ok, _state.Info) : new InfoResult(ResultCode.NotFound, null)));
+        Command<SearchEvents>(OnSearch);
+        Command<CountEvents>(q => Sender.Tell(_state.IsLive ? new EventCount(ResultCode.Ok, _index.CountMatching(q.Filter)) : new EventCount(ResultCode.NotFound, 0)));
+        Command<GetEvent>(OnGetEvent);
+        Command<Authorize>(q => Sender.Tell(new AuthorizeResult(_state.IsLive, _state.Opens(q.KeyHash))));
+
+        Command<Subscribe>(OnSubscribe);
+        Command<Unsubscribe>(u => RemoveSubscriber(u.Subscriber));
+        Command<ReadRange>(OnReadRange);
+        Command<SubscriberTerminated>(t => RemoveSubscriber(t.Subscriber));
+
+        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
+        Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Snapshot of {0} failed; the journal still holds everything", _id));
+        Command<DeleteSnapshotsSuccess>(_ => { });
+        Command<DeleteSnapshotsFailure>(_ => { });
+        Command<ReceiveTimeout>(_ => OnIdle());
+    }
+
+    public override string PersistenceId => PersistenceIdOf(_id);
+
+    public static string PersistenceIdOf(ConversationId id) => "conversation-" + id.Hex;
+
+    // ---- recovery ----
+
+    private void OnSnapshotOffer(SnapshotOffer offer)
+    {
+        if (offer.Snapshot is not ConversationSnapshot s) return;
+        _state = _decided = s.State;
+        _index.Load(s.Index);
+        _lastSnapshotSeqNr = offer.Metadata.SequenceNr;
+    }
+
+    private void OnRecovered()
+    {
+        _log.Debug("Conversation {0} recovered at seq {1}", _id, _state.LastSeq);
+        UpdateIdleTimeout();
+    }
+
+    // ---- commands ----
+
+    private void OnCreate(Create c)
+    {
+        if (_decided.Deleted)
+        {
+            Sender.Tell(new CreateResult(ResultCode.Conflict, "Conversation was deleted", null));
+            return;
+        }
+        if (_decided.Exists)
+        {
+            // A repeated create returns the existing conversation with a fresh key of its own.
+            Persist([new ConversationEvents.KeyIssued(c.KeyHash)], new CreateResult(ResultCode.Ok, null, null));
+            return;
+        }
+        var created = new ConversationEvents.Created(_id, c.Dialect, c.Title, Now().Ticks, c.KeyHash);
+        var afterCreate = _decided.Apply(created);
+        var events = new List<object> { created };
+        if (c.InitialMessage is { } message && afterCreate.DecideMessage(message) is Decision.Append a)
+            events.AddRange(afterCreate.Stamp(a.Drafts, Now()));
+        Persist(events, new CreateResult(ResultCode.Created, null, null));
+    }
+
+    private void OnAppendEvents(AppendEvents c)
+    {
+        switch (_decided.DecideAppend(c.Events, SeqOf))
+        {
+            case Decision.Refuse r:
+                Sender.Tell(new AppendResult(r.Code, r.Detail, []));
+                return;
+            case Decision.Append a:
+                var stamped = _decided.Stamp(a.Drafts, Now());
+                // Input order: ids already in the log (or in flight) answer with their first seq,
+                // the rest take the stamped events in order.
+                var items = new AppendedItem[c.Events.Length];
+                var next = 0;
+                for (var i = 0; i < items.Length; i++)
+                {
+                    var e = c.Events[i];
+                    if (e.Id is not null && SeqOf(e.Id) is { } known) items[i] = new AppendedItem(e.Id, known);
+                    else { var s = stamped[next++]; items[i] = new AppendedItem(s.Id, s.Seq); }
+                }
+                Persist(stamped, new AppendResult(ResultCode.Ok, null, items));
+                return;
+        }
+    }
+
+    private void OnAgentStep(DemoAgentActor.Step step)
+    {
+        // A demo step only lands in the run it belongs to: a pause or a new run ends the old one.
+        if (step.RunId != _runId || _decided.Status != ExecutionStatus.Running || !_decided.IsLive)
+        {
+            Sender.Tell(new DemoAgentActor.StepRefused(step.RunId));
+            return;
+        }
+        Execute(new Decision.Append(step.Drafts), new DemoAgentActor.StepDone(step.RunId));
+    }
+
+    private void OnSetTitle(SetTitle c)
+    {
+        if (!_decided.IsLive) { Sender.Tell(CommandResult.NotFound); return; }
+        Persist([new ConversationEvents.TitleChanged(c.Title, Now().Ticks)], CommandResult.Ok);
+    }
+
+    private void OnDelete(Delete c)
+    {
+        if (!_decided.IsLive) { Sender.Tell(CommandResult.NotFound); return; }
+        Persist([new ConversationEvents.Deleted(Now().Ticks)], CommandResult.Ok);
+    }
+
+    /// <summary>Appends what a decision drafted, or answers its refusal.</summary>
+    private void Execute(Decision decision, object reply)
+    {
+        switch (decision)
+        {
+            case Decision.Refuse r:
+                Sender.Tell(reply is DemoAgentActor.StepDone d ? new DemoAgentActor.StepRefused(d.RunId) : new CommandResult(r.Code, r.Detail));
+                return;
+            case Decision.Append a:
+                Persist(_decided.Stamp(a.Drafts, Now()), reply);
+                return;
+        }
+    }
+
+    /// <summary>
+    /// Writes one atomic batch; the reply goes out once it (and every earlier batch) is durable.
+    /// The decided state moves on at once so the next command builds on it.
+    /// </summary>
+    private void Persist(IReadOnlyList<object> events, object reply)
+    {
+        var replyTo = Sender;
+        foreach (var e in events)
+        {
+            _decided = _decided.Apply(e);
+            if (e is EventEnvelope env) _inFlightIds[env.Id] = env.Seq;
+        }
+        var failure = reply switch
+        {
+            CreateResult => new CreateResult(ResultCode.Unavailable, "journal unavailable", null),
+            AppendResult => new AppendResult(ResultCode.Unavailable, "journal unavailable", []),
+            DemoAgentActor.StepDone d => new DemoAgentActor.StepRefused(d.RunId),
+            _ => (object)new CommandResult(ResultCode.Unavailable, "journal unavailable"),
+        };
+        _awaiting.Enqueue((replyTo, failure));
+        if (events.Count > 0) PersistAllAsync(events, ApplyDurable);
+        DeferAsync(reply, r =>
+        {
+            _awaiting.Dequeue();
+            AfterDurable(events);
+            replyTo.Tell(r is CreateResult c ? c with { Info = _state.Info } : r);
+        });
+    }
+
+    /// <summary>Applies one durable event: state, index, tail, then publish to subscribers.</summary>
+    private void ApplyDurable(object evt)
+    {
+        _state = _state.Apply(evt);
+        if (IsRecovering) _decided = _state;
+        if (evt is EventEnvelope e)
+        {
+            _inFlightIds.Remove(e.Id);
+            _index.Add(new IndexEntry(e.Seq, LastSequenceNr, e.Id, e.Kind, e.Source, e.TimestampTicks));
+            _tail.Add(e);
+            if (!IsRecovering)
+                foreach (var s in _subscribers) s.Tell(e);
+        }
+    }
+
+    /// <summary>After a batch is durable: directory, agent, subscribers, snapshot.</summary>
+    private void AfterDurable(IReadOnlyList<object> events)
+    {
+        if (events.Count == 0) return;
+        var statusChanged = events.OfType<EventEnvelope>().Any(e => e.Kind == "ConversationStateUpdateEvent");
+        if (events.Any(e => e is not EventEnvelope) || statusChanged)
+            _directory.Tell(new DirectoryCommands.Upsert(_state.Info, _state.Deleted));
+        if (_state.Deleted)
+        {
+            foreach (var s in _subscribers) s.Tell(new Ended(_id, RefusalReason.Deleted));
+            _subscribers.Clear();
+        }
+        foreach (var e in events.OfType<EventEnvelope>())
+            if (V1Interpretation.Of(e.Kind, e.Id, e.Json).Status == ExecutionStatus.Running && e.Kind == "ConversationStateUpdateEvent")
+                StartAgentRun(events);
+        if (LastSequenceNr - _lastSnapshotSeqNr >= _settings.SnapshotEvery)
+        {
+            _lastSnapshotSeqNr = LastSequenceNr;
+            SaveSnapshot(new ConversationSnapshot(_state, _index.Entries.ToArray()));
+        }
+        UpdateIdleTimeout();
+    }
+
+    private void StartAgentRun(IReadOnlyList<object> batch)
+    {
+        _runId++;
+        if (!_settings.DemoAgent) return;
+        _agent ??= Context.ActorOf(DemoAgentActor.Props(_settings.DemoStepDelay), "demo-agent");
+        var lastUserText = batch.OfType<EventEnvelope>().LastOrDefault(e => e.Kind == "MessageEvent" && e.Source == EventSources.User);
+        _agent.Tell(new DemoAgentActor.StartRun(_runId, lastUserText?.Json));
+    }
+
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    {
+        _log.Error(cause, "Journal write failed for {0} at {1}; answering unavailable and restarting from the journal", _id, sequenceNr);
+        FailAwaiting();
+        base.OnPersistFailure(cause, @event, sequenceNr);
+    }
+
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    {
+        _log.Error(cause, "Journal rejected an event for {0} at {1}", _id, sequenceNr);
+        FailAwaiting();
+        // The decided state already counted the rejected events: start over from the journal.
+        Context.Stop(Self);
+    }
+
+    private void FailAwaiting()
+    {
+        while (_awaiting.TryDequeue(out var a)) a.ReplyTo.Tell(a.OnFailure);
+    }
+
+    // ---- queries ----
+
+    private long? SeqOf(string eventId)
+    {
+        if (_index.SeqOf(eventId) is { } s) return s;
+        return _inFlightIds.TryGetValue(eventId, out var f) ? f : null;
+    }
+
+    private void OnSearch(SearchEvents q)
+    {
+        if (!_state.IsLive) { Sender.Tell(new EventPage(ResultCode.NotFound, [], null)); return; }
+        var (items, next, unknownPage) = _index.Page(q.Filter, q.PageId, q.Limit, q.Descending);
+        if (unknownPage) { Sender.Tell(new EventPage(ResultCode.BadRequest, [], null)); return; }
+        var replyTo = Sender;
+        LoadBodies(items).PipeTo(replyTo, success: bodies => new EventPage(ResultCode.Ok, bodies, next),
+            failure: _ => new EventPage(ResultCode.Unavailable, [], null));
+    }
+
+    private void OnGetEvent(GetEvent q)
+    {
+        if (!_state.IsLive || _index.SeqOf(q.EventId) is not { } seq) { Sender.Tell(new EventResult(ResultCode.NotFound, null)); return; }
+        LoadBodies([_index.At(seq)]).PipeTo(Sender, success: b => new EventResult(ResultCode.Ok, b[0]),
+            failure: _ => new EventResult(ResultCode.Unavailable, null));
+    }
+
+    /// <summary>Bodies of indexed events: from the tail when held, otherwise from the journal.</summary>
+    private Task<byte[][]> LoadBodies(List<IndexEntry> entries)
+    {
+        if (entries.All(e => _tail.Covers(e.Seq)))
+            return Task.FromResult(entries.Select(e => _tail.Get(e.Seq)!.Json).ToArray());
+        var bySeq = entries.Select(e => e.Seq).ToHashSet();
+        var from = entries.Min(e => e.JournalSeqNr);
+        var to = entries.Max(e => e.JournalSeqNr);
+        return JournalReader.Read(Context.System, PersistenceId, from, to)
+            .ContinueWith(t =>
+            {
+                var found = t.Result.Where(e => bySeq.Contains(e.Seq)).ToDictionary(e => e.Seq);
+                return entries.Select(e => found[e.Seq].Json).ToArray();
+            }, TaskContinuationOptions.OnlyOnRanToCompletion);
+    }
+
+    // ---- subscriptions ----
+
+    private void OnSubscribe(Subscribe s)
+    {
+        if (!_state.IsLive) { Sender.Tell(new Refused(_id, RefusalReason.NotFound)); return; }
+        if (s.Dialect != _state.Dialect) { Sender.Tell(new Refused(_id, RefusalReason.WrongProtocol)); return; }
+        long? after = s.From.Kind switch
+        {
+            ReplayKind.LiveOnly => _state.LastSeq,
+            ReplayKind.All => 0,
+            ReplayKind.AfterSeq => Math.Min(s.From.AfterSeq, _state.LastSeq),
+            ReplayKind.AfterEventId => s.From.AfterEventId is { } eid ? _index.SeqOf(eid) : null,
+            ReplayKind.SinceTimestamp => _index.LastSeqBefore(s.From.SinceTicks),
+            _ => null,
+        };
+        if (after is null) { Sender.Tell(new Refused(_id, RefusalReason.UnknownAfterEventId)); return; }
+        if (_subscribers.Add(s.Subscriber))
+            Context.WatchWith(s.Subscriber, new SubscriberTerminated(s.Subscriber));
+        Sender.Tell(new Subscribed(_id, _state.LastSeq, after.Value, V1Json.FullState(_state.Info, Now())));
+        UpdateIdleTimeout();
+    }
+
+    private void OnReadRange(ReadRange r)
+    {
+        var to = Math.Min(r.ToSeq, _state.LastSeq);
+        var max = Math.Clamp(r.Max, 1, _settings.ReplayChunk);
+        if (r.FromSeq > to || r.FromSeq < 1) { Sender.Tell(new EventRange(_id, [])); return; }
+        if (_tail.Covers(r.FromSeq)) { Sender.Tell(new EventRange(_id, _tail.Range(r.FromSeq, to, max))); return; }
+        var last = Math.Min(to, r.FromSeq + max - 1);
+        var fromNr = _index.At(r.FromSeq).JournalSeqNr;
+        var toNr = _index.At(last).JournalSeqNr;
+        JournalReader.Read(Context.System, PersistenceId, fromNr, toNr)
+            .PipeTo(Sender, success: events => new EventRange(_id, events.Where(e => e.Seq >= r.FromSeq && e.Seq <= last).ToArray()));
+    }
+
+    private void RemoveSubscriber(IActorRef subscriber)
+    {
+        if (_subscribers.Remove(subscriber)) Context.Unwatch(subscriber);
+        UpdateIdleTimeout();
+    }
+
+    // ---- passivation ----
+
+    private void UpdateIdleTimeout()
+    {
+        if (_subscribers.Count > 0 || _decided.Status == ExecutionStatus.Running && _agent is not null)
+            Context.SetReceiveTimeout(null);
+        else
+            Context.SetReceiveTimeout(_state.IsLive ? _settings.IdleTimeout : _settings.AbsentIdleTimeout);
+    }
+
+    private void OnIdle()
+    {
+        if (_subscribers.Count > 0 || _awaiting.Count > 0) return;
+        Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+    }
+
+    private static DateTime Now() => DateTime.UtcNow;
+
+    private sealed record SubscriberTerminated(IActorRef Subscriber);
+}
+
+/// <summary>What a conversation snapshot holds: its state and the index of its whole log.</summary>
+public sealed record ConversationSnapshot(ConversationState State, IndexEntry[] Index) : ISyncMessage;
+
+public sealed record ConversationSettings(
+    int TailSize = 2000,
+    int SnapshotEvery = 1000,
+    int ReplayChunk = 500,
+    bool DemoAgent = true,
+    TimeSpan DemoStepDelay = default,
+    TimeSpan IdleTimeout = default,
+    TimeSpan AbsentIdleTimeout = default)
+{
+    public static ConversationSettings Default { get; } = new(
+        DemoStepDelay: TimeSpan.FromMilliseconds(300),
+        IdleTimeout: TimeSpan.FromMinutes(2),
+        AbsentIdleTimeout: TimeSpan.FromSeconds(10));
+}

@@ -1,0 +1,37 @@
+using Akka.Actor;
+using Akka.Cluster.Hosting;
+using Akka.Cluster.Sharding;
+using Akka.Hosting;
+using Akka.Sync.Protocol;
+
+namespace Akka.Sync.Actors.Conversations;
+
+/// <summary>Registry key of the conversation shard region.</summary>
+public sealed class ConversationRegion;
+
+/// <summary>Routes every <see cref="IWithConversationId"/> message to its conversation entity.</summary>
+public sealed class ConversationMessageExtractor(int maxShards) : HashCodeMessageExtractor(maxShards)
+{
+    public override string? EntityId(object message) => (message as IWithConversationId)?.ConversationId.Hex;
+}
+
+public static class ConversationHosting
+{
+    /// <summary>The cluster role that hosts conversations (every gateway node has it by default).</summary>
+    public const string Role = "conversation";
+
+    public static AkkaConfigurationBuilder AddConversationSharding(this AkkaConfigurationBuilder builder,
+        ConversationSettings settings, int maxShards = 100) =>
+        builder.WithShardRegion<ConversationRegion>("conversation",
+            (_, registry, _) => entityId => Props.Create(() => new ConversationActor(
+                ConversationId.Parse(entityId), settings, registry.Get<ConversationDirectoryKey>())),
+            new ConversationMessageExtractor(maxShards),
+            new ShardOptions
+            {
+                Role = Role,
+                RememberEntities = false,
+                StateStoreMode = StateStoreMode.DData,
+                // Entities passivate themselves when they have no subscribers (ConversationActor.OnIdle).
+                PassivateIdleEntityAfter = TimeSpan.Zero,
+            });
+}

@@ -1,0 +1,268 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using Akka.Actor;
+using Akka.Hosting;
+using Akka.Streams;
+using Akka.Sync.Actors.Connections;
+using Akka.Sync.Actors.Conversations;
+using Akka.Sync.Actors.Hosting;
+using Akka.Sync.Gateway.Auth;
+using Akka.Sync.Gateway.Settings;
+using Akka.Sync.Gateway.Transport;
+using Akka.Sync.Protocol;
+using Akka.Sync.Protocol.V1;
+
+namespace Akka.Sync.Gateway.Endpoints;
+
+/// <summary>
+/// <c>GET /sockets/events/{conversation_id}</c> (CONTRACT §3): authenticate, upgrade, then wire the socket
+/// to a <see cref="ConnectionActor"/>: inbound frames are decoded here and handed to the actor; the actor
+/// writes to the bounded <see cref="WebSocketTransport"/>.
+/// </summary>
+public static partial class EventSocketEndpoint
+{
+    public const string HeaderName = "X-Session-API-Key";
+
+    public static IEndpointRouteBuilder MapEventSocket(this IEndpointRouteBuilder app)
+    {
+        app.Map("/sockets/events/{conversationId}", Handle).ExcludeFromDescription();
+        return app;
+    }
+
+    private static async Task Handle(HttpContext http, string conversationId, GatewaySettings settings, ApiKeys keys,
+        ActorSystem system, IRequiredActor<ConversationRegion> region, ILoggerFactory loggers)
+    {
+        var log = loggers.CreateLogger("Akka.Sync.Gateway.EventSocket");
+        if (!http.WebSockets.IsWebSocketRequest)
+        {
+            await Problem(http, 400, "expected a WebSocket upgrade");
+            return;
+        }
+        if (!TryParseReplay(http.Request.Query, out var from, out var replayError))
+        {
+            await Problem(http, 400, replayError);
+            return;
+        }
+        var key = http.Request.Query["session_api_key"].FirstOrDefault() ?? http.Request.Headers[HeaderName].FirstOrDefault();
+        var validId = ConversationId.TryParse(conversationId, out var id);
+        var authenticated = keys.IsOpen;
+        if (!keys.IsOpen && !string.IsNullOrEmpty(key))
+        {
+            var outcome = validId
+                ? await keys.ForConversation(key, id, settings.Limits.AskTimeout)
+                : keys.ForServer(key);
+            if (outcome == AuthOutcome.Denied)
+            {
+                LogAuthRejected(log, validId ? id.Hex : "(invalid)");
+                await Problem(http, 403, "Authentication failed");
+                return;
+            }
+            authenticated = true;
+        }
+
+        using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+        {
+            KeepAliveInterval = settings.Limits.PingInterval,
+        });
+        var transport = new WebSocketTransport(socket, settings.Limits);
+        transport.Start(system.Materializer());
+        var connectionId = http.TraceIdentifier;
+        LogOpened(log, connectionId, validId ? id.Hex : conversationId, from.Kind.ToString());
+        var receiver = new FrameReader(socket, settings.Limits.MaxFrameBytes);
+        IActorRef? connection = null;
+        try
+        {
+            if (!validId)
+            {
+                transport.Close(CloseCodes.NotFound, "Conversation not found");
+            }
+            else if (!authenticated && !await AuthenticateFirstFrame(receiver, transport, keys, id, settings))
+            {
+                LogAuthRejected(log, id.Hex);
+                transport.Close(CloseCodes.AuthenticationFailed, "Authentication failed");
+            }
+            else
+            {
+                connection = system.ActorOf(ConnectionActor.Props(region.ActorRef, id, Dialect.V1, from, transport,
+                    settings.Akka.Connection));
+            }
+            await ReceiveLoop(receiver, transport, connection);
+        }
+        finally
+        {
+            if (connection is not null) system.Stop(connection);
+            transport.Shutdown();
+            await transport.Completion.ConfigureAwait(false);
+            if (socket.State != WebSocketState.Closed) socket.Abort();
+            var closed = transport.ClosedWith ?? (socket.CloseStatus is { } s ? ((int)s, socket.CloseStatusDescription ?? "") : (1006, "aborted"));
+            LogClosed(log, connectionId, validId ? id.Hex : conversationId, closed.Item1, closed.Item2, transport.FramesSent, receiver.MessagesRead);
+        }
+    }
+
+    /// <summary>No key on the upgrade: the first frame must be <c>{"type":"auth","session_api_key":…}</c> within the timeout.</summary>
+    private static async Task<bool> AuthenticateFirstFrame(FrameReader receiver, WebSocketTransport transport, ApiKeys keys,
+        ConversationId id, GatewaySettings settings)
+    {
+        var read = receiver.ReadAsync();
+        if (await Task.WhenAny(read, Task.Delay(settings.Limits.AuthTimeout)) != read) 
+        {
+            receiver.Pending = read;
+            return false;
+        }
+        var frame = await read;
+        if (frame.Kind != FrameKind.Text) { receiver.Pending = Task.FromResult(frame); return false; }
+        if (V1Inbound.ParseClientFrame(frame.Payload) is not ClientFrame.Auth auth) return false;
+        try
+        {
+            return await keys.ForConversation(auth.SessionApiKey, id, settings.Limits.AskTimeout) != AuthOutcome.Denied;
+        }
+        catch (AskTimeoutException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task ReceiveLoop(FrameReader receiver, WebSocketTransport transport, IActorRef? connection)
+    {
+        while (true)
+        {
+            var frame = await receiver.ReadAsync();
+            switch (frame.Kind)
+            {
+                case FrameKind.Closed:
+                    transport.Close(CloseCodes.Normal, "");
+                    return;
+                case FrameKind.Gone:
+                    return;
+                case FrameKind.TooBig:
+                    transport.Close(CloseCodes.MessageTooBig, "message too big");
+                    await receiver.DrainUntilClosed();
+                    return;
+                case FrameKind.Binary:
+                    connection?.Tell(new ConnectionActor.ClientBadFrame("binary frames are not supported; send JSON text"));
+                    break;
+                case FrameKind.Text when connection is not null:
+                    switch (V1Inbound.ParseClientFrame(frame.Payload))
+                    {
+                        case ClientFrame.Message m: connection.Tell(new ConnectionActor.ClientMessage(m.UserMessage)); break;
+                        case ClientFrame.Auth: break; // already authenticated: harmless
+                        case ClientFrame.Bad b: connection.Tell(new ConnectionActor.ClientBadFrame(b.Detail)); break;
+                    }
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Reads the replay query: <c>after_event_id</c>, else <c>resend_mode</c>/<c>after_timestamp</c>, else <c>resend_all</c>.</summary>
+    public static bool TryParseReplay(IQueryCollection query, out ReplayFrom from, out string error)
+    {
+        from = ReplayFrom.LiveOnly;
+        error = "";
+        if (query["after_event_id"].FirstOrDefault() is { } afterId)
+        {
+            if (!Guid.TryParse(afterId, out var guid)) { error = "after_event_id must be an event id (UUID)"; return false; }
+            from = ReplayFrom.EventId(guid.ToString("D"));
+            return true;
+        }
+        var mode = query["resend_mode"].FirstOrDefault();
+        if (mode is not null)
+        {
+            switch (mode.ToLowerInvariant())
+            {
+                case "all":
+                    from = ReplayFrom.All;
+                    return true;
+                case "since":
+                    if (!WireTime.TryParse(query["after_timestamp"].FirstOrDefault(), out var since))
+                    {
+                        error = "resend_mode=since needs after_timestamp (ISO 8601)";
+                        return false;
+                    }
+                    from = ReplayFrom.Since(since);
+                    return true;
+                default:
+                    error = "resend_mode must be all or since";
+                    return false;
+            }
+        }
+        var resendAll = query["resend_all"].FirstOrDefault();
+        if (resendAll is null) return true;
+        if (!bool.TryParse(resendAll, out var all)) { error = "resend_all must be true or false"; return false; }
+        from = all ? ReplayFrom.All : ReplayFrom.LiveOnly;
+        return true;
+    }
+
+    private static Task Problem(HttpContext http, int status, string detail)
+    {
+        http.Response.StatusCode = status;
+        return http.Response.WriteAsJsonAsync(new { detail });
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Socket {ConnectionId} opened on conversation {ConversationId} (replay {Replay})")]
+    private static partial void LogOpened(ILogger log, string connectionId, string conversationId, string replay);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Socket {ConnectionId} closed on conversation {ConversationId}: {Code} {Reason}; {FramesSent} frames sent, {MessagesRead} read")]
+    private static partial void LogClosed(ILogger log, string connectionId, string conversationId, int code, string reason, long framesSent, long messagesRead);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Socket authentication failed for conversation {ConversationId}")]
+    private static partial void LogAuthRejected(ILogger log, string conversationId);
+}
+
+public enum FrameKind { Text, Binary, TooBig, Closed, Gone }
+
+public readonly record struct InboundFrame(FrameKind Kind, byte[] Payload);
+
+/// <summary>Reads whole WebSocket messages up to a size limit.</summary>
+public sealed class FrameReader(WebSocket socket, int maxBytes)
+{
+    private readonly byte[] _buffer = new byte[4096];
+
+    /// <summary>A read begun elsewhere (the auth phase) that the loop must finish first.</summary>
+    public Task<InboundFrame>? Pending { get; set; }
+
+    public long MessagesRead { get; private set; }
+
+    public async Task<InboundFrame> ReadAsync()
+    {
+        if (Pending is { } pending)
+        {
+            Pending = null;
+            return await pending;
+        }
+        var message = new ArrayBufferWriter<byte>(1024);
+        try
+        {
+            while (true)
+            {
+                var result = await socket.ReceiveAsync(_buffer, CancellationToken.None);
+                if (result.MessageType == WebSocketMessageType.Close) return new InboundFrame(FrameKind.Closed, []);
+                if (message.WrittenCount + result.Count > maxBytes) return new InboundFrame(FrameKind.TooBig, []);
+                message.Write(_buffer.AsSpan(0, result.Count));
+                if (!result.EndOfMessage) continue;
+                MessagesRead++;
+                return new InboundFrame(result.MessageType == WebSocketMessageType.Binary ? FrameKind.Binary : FrameKind.Text,
+                    message.WrittenSpan.ToArray());
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            return new InboundFrame(FrameKind.Gone, []);
+        }
+    }
+
+    /// <summary>After the server closed: read (and discard) until the client's close arrives or the socket dies.</summary>
+    public async Task DrainUntilClosed()
+    {
+        try
+        {
+            while (socket.State is WebSocketState.Open or WebSocketState.CloseSent)
+            {
+                var result = await socket.ReceiveAsync(_buffer, CancellationToken.None);
+                if (result.MessageType == WebSocketMessageType.Close) return;
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        {
+        }
+    }
+}

@@ -1,0 +1,7 @@
+using Akka.Sync.Gateway;
+
+// Embedded default: http://127.0.0.1:8000, a one-node cluster, SQLite at ./data/akka-sync.db, the demo agent, no keys.
+var app = GatewayApp.Build(args);
+app.Run();
+
+public partial class Program;

@@ -1,0 +1,80 @@
+using Akka.Sync.Actors.Connections;
+using Akka.Sync.Actors.Conversations;
+using Akka.Sync.Actors.Hosting;
+
+namespace Akka.Sync.Gateway.Settings;
+
+/// <summary>Bounds that protect the server; every one is a <c>Limits:*</c> setting (README lists them).</summary>
+public sealed record LimitSettings
+{
+    /// <summary>Largest inbound socket message; larger closes the socket with 1009.</summary>
+    public int MaxFrameBytes { get; init; } = 1024 * 1024;
+    /// <summary>Outbound queue bound per socket in frames; past it the socket is closed with 1013.</summary>
+    public int MaxQueuedFrames { get; init; } = 10_000;
+    /// <summary>Outbound queue bound per socket in bytes; past it the socket is closed with 1013.</summary>
+    public long MaxQueuedBytes { get; init; } = 4 * 1024 * 1024;
+    /// <summary>Events per agent ingest batch.</summary>
+    public int MaxBatchEvents { get; init; } = 1000;
+    /// <summary>Largest REST request body; larger answers 413.</summary>
+    public long MaxBodyBytes { get; init; } = 16 * 1024 * 1024;
+    /// <summary>How long a socket without a key has to send its auth frame.</summary>
+    public TimeSpan AuthTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>WebSocket protocol ping interval.</summary>
+    public TimeSpan PingInterval { get; init; } = TimeSpan.FromSeconds(20);
+    /// <summary>How long REST and socket calls wait for a conversation to answer (then 503).</summary>
+    public TimeSpan AskTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    /// <summary>How long a closing socket may take to flush before it is aborted.</summary>
+    public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+public sealed record AgentSettings
+{
+    /// <summary><c>demo</c> (built-in demo agent) or <c>external</c> (agents push through ingest).</summary>
+    public string Mode { get; init; } = "demo";
+    public TimeSpan DemoStepDelay { get; init; } = TimeSpan.FromMilliseconds(300);
+}
+
+/// <summary>All settings, bound once from configuration (appsettings, env with __, command line).</summary>
+public sealed record GatewaySettings(
+    LimitSettings Limits,
+    AgentSettings Agent,
+    string[] SessionApiKeys,
+    AkkaSyncOptions Akka)
+{
+    public static GatewaySettings From(IConfiguration config, string contentRoot)
+    {
+        var limits = config.GetSection("Limits").Get<LimitSettings>() ?? new LimitSettings();
+        var agent = config.GetSection("Agent").Get<AgentSettings>() ?? new AgentSettings();
+        if (agent.Mode is not ("demo" or "external"))
+            throw new InvalidOperationException($"Agent:Mode must be demo or external, not '{agent.Mode}'");
+
+        var keys = config.GetSection("Auth:SessionApiKeys").Get<string[]>() ?? [];
+        if (config["SESSION_API_KEY"] is { Length: > 0 } envKey) keys = [.. keys, envKey];
+        keys = keys.Where(k => !string.IsNullOrEmpty(k)).Distinct().ToArray();
+
+        var provider = Enum.TryParse<PersistenceProvider>(config["Persistence:Provider"] ?? "Sqlite", ignoreCase: true, out var p)
+            ? p
+            : throw new InvalidOperationException($"Persistence:Provider must be Sqlite or PostgreSql, not '{config["Persistence:Provider"]}'");
+        var conversation = ConversationSettings.Default with
+        {
+            DemoAgent = agent.Mode == "demo",
+            DemoStepDelay = agent.DemoStepDelay,
+            TailSize = config.GetValue("Limits:TailEvents", ConversationSettings.Default.TailSize),
+            SnapshotEvery = config.GetValue("Limits:SnapshotEvery", ConversationSettings.Default.SnapshotEvery),
+            IdleTimeout = config.GetValue("Limits:IdleConversationTimeout", ConversationSettings.Default.IdleTimeout),
+        };
+        var akka = new AkkaSyncOptions
+        {
+            ClusterHost = config["Cluster:Host"] ?? "127.0.0.1",
+            ClusterPort = config.GetValue("Cluster:Port", 0),
+            SeedNodes = config.GetSection("Cluster:SeedNodes").Get<string[]>() ?? [],
+            Provider = provider,
+            DataDirectory = config["Persistence:DataDirectory"] ?? "./data",
+            ConnectionString = config["Persistence:ConnectionString"],
+            Conversation = conversation,
+            Connection = ConnectionSettings.Default with { RequestTimeout = limits.AskTimeout },
+            HoconFile = Path.Combine(AppContext.BaseDirectory, "akka.hocon"),
+        };
+        return new GatewaySettings(limits, agent, keys, akka);
+    }
+}

@@ -1,0 +1,167 @@
+using System.Net.WebSockets;
+using System.Threading.Channels;
+using Akka;
+using Akka.Streams;
+using Akka.Streams.Dsl;
+using Akka.Sync.Actors.Connections;
+using Akka.Sync.Gateway.Settings;
+using Akka.Sync.Protocol;
+using Akka.Sync.Protocol.V1;
+
+namespace Akka.Sync.Gateway.Transport;
+
+/// <summary>
+/// The outbound side of one V1 socket: a queue bounded in frames and bytes, drained by an Akka.Streams
+/// pump that writes one text message per frame. A connection actor that finds the queue full closes the
+/// socket with 1013 (slow consumer): queued frames are dropped, the close frame goes next, and the client
+/// resumes from its last event with <c>after_event_id</c>. Nothing is ever dropped silently.
+/// </summary>
+public sealed class WebSocketTransport : IClientSink
+{
+    private readonly record struct Outbound(byte[]? Frame, int CloseCode, string? CloseReason);
+
+    private readonly WebSocket _socket;
+    private readonly LimitSettings _limits;
+    private readonly Channel<Outbound> _queue = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _abort = new();
+    private readonly object _gate = new();
+    private TaskCompletionSource? _roomWaiter;
+    private int _frames;
+    private long _bytes;
+    private int _closing;
+    private volatile bool _dropQueued;
+
+    public WebSocketTransport(WebSocket socket, LimitSettings limits)
+    {
+        _socket = socket;
+        _limits = limits;
+    }
+
+    /// <summary>Completes when the pump has stopped (close sent, socket gone, or shut down).</summary>
+    public Task Completion { get; private set; } = Task.CompletedTask;
+
+    public long FramesSent { get; private set; }
+
+    public (int Code, string Reason)? ClosedWith { get; private set; }
+
+    public bool IsClosing => Volatile.Read(ref _closing) != 0;
+
+    public void Start(IMaterializer materializer)
+    {
+        Completion = ChannelSource.FromReader(_queue.Reader)
+            .SelectAsync(1, SendAsync)
+            .RunWith(Sink.Ignore<Done>(), materializer);
+    }
+
+    // ---- IClientSink ----
+
+    public void WriteFullState(byte[] fullState) => Enqueue(fullState);
+
+    public bool TryWriteEvent(EventEnvelope e, bool replay)
+    {
+        if (IsClosing) return true;
+        var frames = Interlocked.Increment(ref _frames);
+        var bytes = Interlocked.Add(ref _bytes, e.Json.Length);
+        if (frames > _limits.MaxQueuedFrames || bytes > _limits.MaxQueuedBytes)
+        {
+            Interlocked.Decrement(ref _frames);
+            Interlocked.Add(ref _bytes, -e.Json.Length);
+            return false;
+        }
+        _queue.Writer.TryWrite(new Outbound(e.Json, 0, null));
+        return true;
+    }
+
+    public void WriteError(string code, string detail) => Enqueue(V1Json.ErrorFrame(code, detail, DateTime.UtcNow));
+
+    public bool HasRoomForReplay =>
+        Volatile.Read(ref _frames) < _limits.MaxQueuedFrames / 2 && Interlocked.Read(ref _bytes) < _limits.MaxQueuedBytes / 2;
+
+    public Task WhenRoomForReplay()
+    {
+        lock (_gate)
+        {
+            if (HasRoomForReplay || IsClosing) return Task.CompletedTask;
+            _roomWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _roomWaiter.Task;
+        }
+    }
+
+    public void Close(int code, string reason)
+    {
+        if (Interlocked.Exchange(ref _closing, 1) != 0) return;
+        ClosedWith = (code, reason);
+        // A slow consumer gets its close frame next, not after the backlog it cannot read.
+        if (code == CloseCodes.TryAgainLater) _dropQueued = true;
+        _queue.Writer.TryWrite(new Outbound(null, code, reason));
+        _abort.CancelAfter(_limits.CloseTimeout);
+        ReleaseRoomWaiter();
+    }
+
+    /// <summary>Stops the pump without a close frame (the client already went away).</summary>
+    public void Shutdown()
+    {
+        Interlocked.Exchange(ref _closing, 1);
+        _dropQueued = true;
+        _queue.Writer.TryComplete();
+        ReleaseRoomWaiter();
+    }
+
+    private void Enqueue(byte[] frame)
+    {
+        if (IsClosing) return;
+        Interlocked.Increment(ref _frames);
+        Interlocked.Add(ref _bytes, frame.Length);
+        _queue.Writer.TryWrite(new Outbound(frame, 0, null));
+    }
+
+    private async Task<Done> SendAsync(Outbound item)
+    {
+        try
+        {
+            if (item.Frame is { } frame)
+            {
+                Interlocked.Decrement(ref _frames);
+                Interlocked.Add(ref _bytes, -frame.Length);
+                if (!_dropQueued && _socket.State == WebSocketState.Open)
+                {
+                    await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, _abort.Token);
+                    FramesSent++;
+                }
+                if (_roomWaiter is not null && HasRoomForReplay) ReleaseRoomWaiter();
+            }
+            else
+            {
+                _queue.Writer.TryComplete();
+                if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+                {
+                    await _socket.CloseOutputAsync((WebSocketCloseStatus)item.CloseCode, item.CloseReason, _abort.Token);
+                    // A client that never answers the close must not hold the connection forever.
+                    _ = Task.Delay(_limits.CloseTimeout).ContinueWith(_ =>
+                    {
+                        if (_socket.State != WebSocketState.Closed) _socket.Abort();
+                    }, TaskScheduler.Default);
+                }
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The socket is gone or was aborted for not draining: nothing more can be sent.
+            _dropQueued = true;
+            _queue.Writer.TryComplete();
+            if (_socket.State != WebSocketState.Closed) _socket.Abort();
+        }
+        return Done.Instance;
+    }
+
+    private void ReleaseRoomWaiter()
+    {
+        TaskCompletionSource? waiter;
+        lock (_gate)
+        {
+            waiter = _roomWaiter;
+            _roomWaiter = null;
+        }
+        waiter?.TrySetResult();
+    }
+}

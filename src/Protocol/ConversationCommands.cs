@@ -1,0 +1,112 @@
+namespace Akka.Sync.Protocol;
+
+/// <summary>A user message: its normalised V1 content array (JSON) and whether it starts a run.</summary>
+public sealed record UserMessage(byte[] ContentJson, bool Run);
+
+/// <summary>
+/// An event offered by a producer (agent ingest). <see cref="Body"/> is a JSON object holding every
+/// field but the base ones (<c>kind id timestamp source</c>), already validated.
+/// </summary>
+public sealed record IncomingEvent(string Kind, string Source, string? Id, byte[] Body);
+
+/// <summary>Commands change a conversation; each is answered after what it appended is durable.</summary>
+public static class ConversationCommands
+{
+    public sealed record Create(
+        ConversationId ConversationId,
+        Dialect Dialect,
+        string? Title,
+        UserMessage? InitialMessage,
+        byte[] KeyHash) : ISyncMessage, IWithConversationId;
+
+    public sealed record SendMessage(ConversationId ConversationId, UserMessage Message)
+        : ISyncMessage, IWithConversationId;
+
+    public sealed record Run(ConversationId ConversationId) : ISyncMessage, IWithConversationId;
+
+    public sealed record Pause(ConversationId ConversationId) : ISyncMessage, IWithConversationId;
+
+    public sealed record RespondToConfirmation(ConversationId ConversationId, bool Accept, string Reason)
+        : ISyncMessage, IWithConversationId;
+
+    /// <summary>An agent runtime's batch: stored all together or not at all.</summary>
+    public sealed record AppendEvents(ConversationId ConversationId, IncomingEvent[] Events)
+        : ISyncMessage, IWithConversationId;
+
+    public sealed record SetTitle(ConversationId ConversationId, string Title) : ISyncMessage, IWithConversationId;
+
+    public sealed record Delete(ConversationId ConversationId) : ISyncMessage, IWithConversationId;
+}
+
+/// <summary>Queries read a conversation; they change nothing.</summary>
+public static class ConversationQueries
+{
+    public sealed record GetInfo(ConversationId ConversationId) : ISyncMessage, IWithConversationId;
+
+    /// <summary>Filters of events/search and events/count; null means "any".</summary>
+    public sealed record EventFilter(string? Kind, string? Source, long? TimestampGteTicks, long? TimestampLtTicks)
+    {
+        public static readonly EventFilter None = new(null, null, null, null);
+    }
+
+    public sealed record SearchEvents(
+        ConversationId ConversationId,
+        EventFilter Filter,
+        string? PageId,
+        int Limit,
+        bool Descending) : ISyncMessage, IWithConversationId;
+
+    public sealed record CountEvents(ConversationId ConversationId, EventFilter Filter)
+        : ISyncMessage, IWithConversationId;
+
+    public sealed record GetEvent(ConversationId ConversationId, string EventId) : ISyncMessage, IWithConversationId;
+
+    /// <summary>Does this per-conversation key (its SHA-256) open this conversation?</summary>
+    public sealed record Authorize(ConversationId ConversationId, byte[] KeyHash) : ISyncMessage, IWithConversationId;
+}
+
+/// <summary>How a command or query ended, mapped by the Gateway to an HTTP status.</summary>
+public enum ResultCode
+{
+    Ok = 0,
+    Created = 1,
+    BadRequest = 2,
+    NotFound = 3,
+    Conflict = 4,
+    Unavailable = 5,
+}
+
+public sealed record ConversationInfo(
+    ConversationId ConversationId,
+    Dialect Dialect,
+    string? Title,
+    ExecutionStatus Status,
+    long CreatedTicks,
+    long UpdatedTicks,
+    long EventCount) : ISyncMessage;
+
+public static class ConversationReplies
+{
+    public sealed record CommandResult(ResultCode Code, string? Detail = null) : ISyncMessage
+    {
+        public static readonly CommandResult Ok = new(ResultCode.Ok);
+        public static readonly CommandResult NotFound = new(ResultCode.NotFound, "Conversation not found");
+    }
+
+    /// <summary>Reply to <see cref="ConversationCommands.Create"/>; <c>Created</c> code for a new one.</summary>
+    public sealed record CreateResult(ResultCode Code, string? Detail, ConversationInfo? Info) : ISyncMessage;
+
+    public sealed record AppendedItem(string Id, long Seq);
+
+    public sealed record AppendResult(ResultCode Code, string? Detail, AppendedItem[] Items) : ISyncMessage;
+
+    public sealed record InfoResult(ResultCode Code, ConversationInfo? Info) : ISyncMessage;
+
+    public sealed record EventPage(ResultCode Code, byte[][] Items, string? NextPageId) : ISyncMessage;
+
+    public sealed record EventCount(ResultCode Code, long Count) : ISyncMessage;
+
+    public sealed record EventResult(ResultCode Code, byte[]? Json) : ISyncMessage;
+
+    public sealed record AuthorizeResult(bool Exists, bool Allowed) : ISyncMessage;
+}

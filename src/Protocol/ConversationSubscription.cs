@@ -1,0 +1,66 @@
+using Akka.Actor;
+
+namespace Akka.Sync.Protocol;
+
+public enum ReplayKind
+{
+    /// <summary>Live events only (the V1 default, <c>resend_all=false</c>).</summary>
+    LiveOnly = 0,
+    /// <summary>Every stored event (<c>resend_all=true</c> / <c>resend_mode=all</c>).</summary>
+    All = 1,
+    /// <summary>Events after a known event id (<c>after_event_id</c>).</summary>
+    AfterEventId = 2,
+    /// <summary>Events with timestamp &gt;= a time (<c>resend_mode=since&amp;after_timestamp</c>).</summary>
+    SinceTimestamp = 3,
+    /// <summary>Events after a seq (a connection actor resubscribing after the entity moved).</summary>
+    AfterSeq = 4,
+}
+
+public sealed record ReplayFrom(ReplayKind Kind, long AfterSeq = 0, string? AfterEventId = null, long SinceTicks = 0)
+{
+    public static readonly ReplayFrom LiveOnly = new(ReplayKind.LiveOnly);
+    public static readonly ReplayFrom All = new(ReplayKind.All);
+    public static ReplayFrom Seq(long afterSeq) => new(ReplayKind.AfterSeq, AfterSeq: afterSeq);
+    public static ReplayFrom EventId(string id) => new(ReplayKind.AfterEventId, AfterEventId: id);
+    public static ReplayFrom Since(DateTime utc) => new(ReplayKind.SinceTimestamp, SinceTicks: utc.Ticks);
+}
+
+public enum RefusalReason
+{
+    NotFound = 0,
+    UnknownAfterEventId = 1,
+    WrongProtocol = 2,
+    /// <summary>The conversation was deleted while the subscriber was attached.</summary>
+    Deleted = 3,
+}
+
+/// <summary>
+/// The hand-over protocol between a connection actor and its conversation entity:
+/// subscribe (the reply carries the last published seq), read the replay range in chunks, then live.
+/// </summary>
+public static class ConversationSubscription
+{
+    public sealed record Subscribe(ConversationId ConversationId, IActorRef Subscriber, ReplayFrom From, Dialect Dialect)
+        : ISyncMessage, IWithConversationId;
+
+    /// <summary>
+    /// From now on every event with seq &gt; <see cref="LastSeq"/> is published to the subscriber;
+    /// the replay to read is (<see cref="ReplayAfterSeq"/>, <see cref="LastSeq"/>].
+    /// </summary>
+    public sealed record Subscribed(ConversationId ConversationId, long LastSeq, long ReplayAfterSeq, byte[] FullState)
+        : ISyncMessage;
+
+    public sealed record Refused(ConversationId ConversationId, RefusalReason Reason) : ISyncMessage;
+
+    public sealed record Unsubscribe(ConversationId ConversationId, IActorRef Subscriber) : ISyncMessage, IWithConversationId;
+
+    /// <summary>Read stored events with <c>FromSeq ≤ seq ≤ ToSeq</c>, at most <see cref="Max"/> of them.</summary>
+    public sealed record ReadRange(ConversationId ConversationId, long FromSeq, long ToSeq, int Max)
+        : ISyncMessage, IWithConversationId;
+
+    /// <summary>Events in seq order starting at the asked FromSeq; empty only when nothing is stored there.</summary>
+    public sealed record EventRange(ConversationId ConversationId, EventEnvelope[] Events) : ISyncMessage;
+
+    /// <summary>Sent to subscribers when the conversation ends their subscription (deleted).</summary>
+    public sealed record Ended(ConversationId ConversationId, RefusalReason Reason) : ISyncMessage;
+}

@@ -1,0 +1,279 @@
+using System.Buffers;
+using System.Text.Json;
+
+namespace Akka.Sync.Protocol.V1;
+
+/// <summary>What a V1 socket client sent, decoded.</summary>
+public abstract record ClientFrame
+{
+    public sealed record Message(UserMessage UserMessage) : ClientFrame;
+    public sealed record Auth(string SessionApiKey) : ClientFrame;
+    public sealed record Bad(string Detail) : ClientFrame;
+}
+
+/// <summary>
+/// Validates what producers send in V1: socket frames, REST message bodies and agent ingest batches.
+/// Every rejection is a value with a human-readable detail; nothing here throws on bad input.
+/// </summary>
+public static class V1Inbound
+{
+    private static readonly JsonDocumentOptions DocOptions = new() { MaxDepth = 64 };
+    private const int MaxKindLength = 200;
+
+    /// <summary>Decodes one text frame from a V1 socket.</summary>
+    public static ClientFrame ParseClientFrame(ReadOnlySpan<byte> utf8)
+    {
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(utf8.ToArray(), DocOptions);
+        }
+        catch (JsonException e)
+        {
+            return new ClientFrame.Bad($"invalid JSON: {Short(e.Message)}");
+        }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+                return new ClientFrame.Bad("expected a JSON object");
+            if (root.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String
+                && type.ValueEquals("auth"))
+            {
+                return root.TryGetProperty("session_api_key", out var key) && key.ValueKind == JsonValueKind.String
+                    ? new ClientFrame.Auth(key.GetString()!)
+                    : new ClientFrame.Bad("auth frame needs a string session_api_key");
+            }
+            return TryParseMessage(root, defaultRun: true, out var message, out var error)
+                ? new ClientFrame.Message(message)
+                : new ClientFrame.Bad(error);
+        }
+    }
+
+    /// <summary>
+    /// A message object <c>{"role":"user","content":[…],"run":bool?}</c> (socket frames run by default,
+    /// <c>POST …/events</c> does not, as in OpenHands).
+    /// </summary>
+    public static bool TryParseMessage(JsonElement root, bool defaultRun, out UserMessage message, out string error)
+    {
+        message = null!;
+        if (root.ValueKind != JsonValueKind.Object) { error = "expected a JSON object"; return false; }
+        if (!root.TryGetProperty("role", out var role) || role.ValueKind != JsonValueKind.String)
+        {
+            error = "expected a message {\"role\":\"user\",\"content\":[…]}";
+            return false;
+        }
+        if (!role.ValueEquals("user")) { error = "role must be \"user\""; return false; }
+        if (!root.TryGetProperty("content", out var content)) { error = "content is required"; return false; }
+        if (!TryNormalizeContent(content, out var contentJson, out error)) return false;
+        var run = defaultRun;
+        if (root.TryGetProperty("run", out var runElement))
+        {
+            if (runElement.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+            {
+                error = "run must be a boolean";
+                return false;
+            }
+            run = runElement.GetBoolean();
+        }
+        message = new UserMessage(contentJson, run);
+        error = "";
+        return true;
+    }
+
+    /// <summary>
+    /// Normalises a content array to the SDK's stored shapes: <c>{"cache_prompt","type":"text","text"}</c>
+    /// and <c>{"cache_prompt","type":"image","image_urls":[…]}</c>. The frontend's
+    /// <c>{"type":"image_url","image_url":{"url"}}</c> items are kept as image items, not dropped.
+    /// </summary>
+    public static bool TryNormalizeContent(JsonElement content, out byte[] json, out string error)
+    {
+        json = [];
+        if (content.ValueKind != JsonValueKind.Array) { error = "content must be an array"; return false; }
+        if (content.GetArrayLength() == 0) { error = "content must not be empty"; return false; }
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using var w = new Utf8JsonWriter(buffer, V1Json.WriterOptions);
+        w.WriteStartArray();
+        var index = 0;
+        foreach (var item in content.EnumerateArray())
+        {
+            if (!TryWriteContentItem(w, item, out var itemError))
+            {
+                error = $"content[{index}]: {itemError}";
+                return false;
+            }
+            index++;
+        }
+        w.WriteEndArray();
+        w.Flush();
+        json = buffer.WrittenSpan.ToArray();
+        error = "";
+        return true;
+    }
+
+    private static bool TryWriteContentItem(Utf8JsonWriter w, JsonElement item, out string error)
+    {
+        error = "";
+        if (item.ValueKind != JsonValueKind.Object
+            || !item.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+        {
+            error = "each item needs a string type";
+            return false;
+        }
+        var cachePrompt = item.TryGetProperty("cache_prompt", out var cp) && cp.ValueKind == JsonValueKind.True;
+        switch (type.GetString())
+        {
+            case "text":
+                if (!item.TryGetProperty("text", out var text) || text.ValueKind != JsonValueKind.String)
+                {
+                    error = "a text item needs a string text";
+                    return false;
+                }
+                w.WriteStartObject();
+                w.WriteBoolean("cache_prompt"u8, cachePrompt);
+                w.WriteString("type"u8, "text");
+                w.WriteString("text"u8, text.GetString());
+                w.WriteEndObject();
+                return true;
+            case "image_url":
+                string? url = null;
+                if (item.TryGetProperty("image_url", out var iu))
+                {
+                    if (iu.ValueKind == JsonValueKind.String) url = iu.GetString();
+                    else if (iu.ValueKind == JsonValueKind.Object && iu.TryGetProperty("url", out var u)
+                             && u.ValueKind == JsonValueKind.String) url = u.GetString();
+                }
+                if (string.IsNullOrEmpty(url))
+                {
+                    error = "an image_url item needs image_url.url";
+                    return false;
+                }
+                WriteImage(w, cachePrompt, [url]);
+                return true;
+            case "image":
+                if (!item.TryGetProperty("image_urls", out var urls) || urls.ValueKind != JsonValueKind.Array
+                    || urls.GetArrayLength() == 0
+                    || urls.EnumerateArray().Any(x => x.ValueKind != JsonValueKind.String))
+                {
+                    error = "an image item needs a non-empty string array image_urls";
+                    return false;
+                }
+                WriteImage(w, cachePrompt, urls.EnumerateArray().Select(x => x.GetString()!).ToArray());
+                return true;
+            default:
+                error = $"unknown content type '{Short(type.GetString() ?? "")}'";
+                return false;
+        }
+    }
+
+    private static void WriteImage(Utf8JsonWriter w, bool cachePrompt, string[] urls)
+    {
+        w.WriteStartObject();
+        w.WriteBoolean("cache_prompt"u8, cachePrompt);
+        w.WriteString("type"u8, "image");
+        w.WriteStartArray("image_urls"u8);
+        foreach (var u in urls) w.WriteStringValue(u);
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    /// <summary>
+    /// Validates an agent ingest body: a JSON array of 1..<paramref name="maxBatch"/> V1 events, each
+    /// with string <c>kind</c>, a valid <c>source</c> and an optional UUID <c>id</c>.
+    /// </summary>
+    public static bool TryParseIngestBatch(ReadOnlySpan<byte> utf8, int maxBatch, out IncomingEvent[] events, out string error)
+    {
+        events = [];
+        JsonDocument doc;
+        try
+        {
+            doc = JsonDocument.Parse(utf8.ToArray(), DocOptions);
+        }
+        catch (JsonException e)
+        {
+            error = $"invalid JSON: {Short(e.Message)}";
+            return false;
+        }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Array) { error = "expected a JSON array of events"; return false; }
+            var count = root.GetArrayLength();
+            if (count == 0) { error = "the batch is empty"; return false; }
+            if (count > maxBatch) { error = $"a batch holds at most {maxBatch} events, got {count}"; return false; }
+            var result = new IncomingEvent[count];
+            var seenIds = new HashSet<string>();
+            var i = 0;
+            foreach (var item in root.EnumerateArray())
+            {
+                if (!TryParseIncomingEvent(item, out var e, out var itemError))
+                {
+                    error = $"events[{i}]: {itemError}";
+                    return false;
+                }
+                if (e.Id is not null && !seenIds.Add(e.Id))
+                {
+                    error = $"events[{i}]: id {e.Id} appears twice in the batch";
+                    return false;
+                }
+                result[i++] = e;
+            }
+            events = result;
+            error = "";
+            return true;
+        }
+    }
+
+    public static bool TryParseIncomingEvent(JsonElement item, out IncomingEvent incoming, out string error)
+    {
+        incoming = null!;
+        if (item.ValueKind != JsonValueKind.Object) { error = "expected an event object"; return false; }
+        if (!item.TryGetProperty("kind", out var kind) || kind.ValueKind != JsonValueKind.String
+            || kind.GetString() is not { Length: > 0 and <= MaxKindLength } kindText)
+        {
+            error = "kind must be a non-empty string";
+            return false;
+        }
+        if (!item.TryGetProperty("source", out var source) || source.ValueKind != JsonValueKind.String
+            || !EventSources.IsValid(source.GetString()))
+        {
+            error = "source must be one of agent, user, environment";
+            return false;
+        }
+        string? id = null;
+        if (item.TryGetProperty("id", out var idElement) && idElement.ValueKind != JsonValueKind.Null)
+        {
+            if (idElement.ValueKind != JsonValueKind.String || !Guid.TryParse(idElement.GetString(), out var guid))
+            {
+                error = "id must be a UUID string";
+                return false;
+            }
+            id = guid.ToString("D");
+        }
+        if (kindText == "ConversationStateUpdateEvent"
+            && item.TryGetProperty("key", out var key) && key.ValueKind == JsonValueKind.String
+            && key.ValueEquals("execution_status")
+            && (!item.TryGetProperty("value", out var value) || value.ValueKind != JsonValueKind.String
+                || !ExecutionStatusNames.TryParse(value.GetString(), out _)))
+        {
+            error = "execution_status value must be one of idle, running, paused, waiting_for_confirmation, finished, error, stuck";
+            return false;
+        }
+        var body = V1Json.Write(w =>
+        {
+            w.WriteStartObject();
+            foreach (var p in item.EnumerateObject())
+            {
+                if (p.NameEquals("kind") || p.NameEquals("id") || p.NameEquals("timestamp") || p.NameEquals("source"))
+                    continue;
+                p.WriteTo(w);
+            }
+            w.WriteEndObject();
+        });
+        incoming = new IncomingEvent(kindText, source.GetString()!, id, body);
+        error = "";
+        return true;
+    }
+
+    private static string Short(string s) => s.Length <= 200 ? s : s[..200] + "…";
+}
