@@ -13,8 +13,8 @@ public static partial class GatewayApp
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
         configure?.Invoke(builder.Configuration);
-        if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["ASPNETCORE_URLS"]))
-            builder.WebHost.UseUrls("http://127.0.0.1:8000");
+        // The embedded default listens on 127.0.0.1:8000; --urls / ASPNETCORE_URLS / "urls" override it.
+        builder.WebHost.UseUrls(builder.Configuration["urls"] is { Length: > 0 } urls ? urls : "http://127.0.0.1:8000");
         var settings = GatewaySettings.From(builder.Configuration, builder.Environment.ContentRootPath);
 
         builder.Services.AddSingleton(settings);

@@ -136,7 +136,17 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
     {
         Timers.Cancel("read");
         foreach (var e in r.Events)
-            if (!Deliver(e, replay: true)) return;
+        {
+            if (e.Seq <= _lastDelivered) continue;
+            if (e.Seq != _lastDelivered + 1) break; // a stale answer; ask again from where we are
+            if (!_sink.TryWriteEvent(e, replay: true))
+            {
+                // Replay is paced by the socket: wait for the queue to drain, then read on from here.
+                RequestRange();
+                return;
+            }
+            _lastDelivered = e.Seq;
+        }
         if (r.Events.Length == 0 && _lastDelivered < _replayTarget)
         {
             // The log does not hold what the entity announced: a bug, not a client problem.
