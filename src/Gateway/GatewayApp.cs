@@ -9,10 +9,12 @@ namespace Akka.Sync.Gateway;
 /// <summary>Builds the server: settings, the actor system, then the endpoints. Program.cs and the tests share it.</summary>
 public static partial class GatewayApp
 {
-    public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? configure = null)
+    public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? configure = null,
+        Action<WebApplicationBuilder>? customize = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
         configure?.Invoke(builder.Configuration);
+        customize?.Invoke(builder);
         // The embedded default listens on 127.0.0.1:8000; --urls / ASPNETCORE_URLS / "urls" override it.
         builder.WebHost.UseUrls(builder.Configuration["urls"] is { Length: > 0 } urls ? urls : "http://127.0.0.1:8000");
         var settings = GatewaySettings.From(builder.Configuration, builder.Environment.ContentRootPath);

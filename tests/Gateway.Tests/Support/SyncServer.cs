@@ -5,7 +5,6 @@ using Akka.Sync.Gateway;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
-using Xunit.Abstractions;
 
 namespace Akka.Sync.Gateway.Tests.Support;
 
@@ -40,7 +39,7 @@ public sealed class SyncServer : IAsyncDisposable
 
     /// <summary>Starts a server; settings override the test defaults (external agent, open, no delays).</summary>
     public static async Task<SyncServer> StartAsync(IDictionary<string, string?>? settings = null, string? dataDirectory = null,
-        ITestOutputHelper? output = null)
+        LogCapture? logs = null)
     {
         var ownsDirectory = dataDirectory is null;
         dataDirectory ??= NewDataDirectory();
@@ -55,8 +54,8 @@ public sealed class SyncServer : IAsyncDisposable
         };
         if (settings is not null)
             foreach (var (k, v) in settings) config[k] = v;
-        var app = GatewayApp.Build([], c => c.AddInMemoryCollection(config));
-        if (output is not null) app.Services.GetService(typeof(ILoggerFactory));
+        var app = GatewayApp.Build([], c => c.AddInMemoryCollection(config),
+            b => { if (logs is not null) b.Logging.AddProvider(logs); });
         await app.StartAsync();
         var address = app.Urls.Single(u => u.StartsWith("http://127.0.0.1:", StringComparison.Ordinal));
         var server = new SyncServer(app, new Uri(address), dataDirectory, ownsDirectory);
