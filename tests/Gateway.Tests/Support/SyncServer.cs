@@ -54,8 +54,17 @@ public sealed class SyncServer : IAsyncDisposable
         };
         if (settings is not null)
             foreach (var (k, v) in settings) config[k] = v;
-        var app = GatewayApp.Build([], c => c.AddInMemoryCollection(config),
-            b => { if (logs is not null) b.Logging.AddProvider(logs); });
+        WebApplication app;
+        try
+        {
+            app = GatewayApp.Build([], c => c.AddInMemoryCollection(config),
+                b => { if (logs is not null) b.Logging.AddProvider(logs); });
+        }
+        catch
+        {
+            if (ownsDirectory) TryDelete(dataDirectory);
+            throw;
+        }
         await app.StartAsync();
         var address = app.Urls.Single(u => u.StartsWith("http://127.0.0.1:", StringComparison.Ordinal));
         var server = new SyncServer(app, new Uri(address), dataDirectory, ownsDirectory);
