@@ -48,9 +48,16 @@ public static partial class EventSocketEndpoint
         var authenticated = keys.IsOpen;
         if (!keys.IsOpen && !string.IsNullOrEmpty(key))
         {
-            var outcome = validId
-                ? await keys.ForConversation(key, id, settings.Limits.AskTimeout)
-                : keys.ForServer(key);
+            AuthOutcome outcome;
+            try
+            {
+                outcome = validId ? await keys.ForConversation(key, id, settings.Limits.AskTimeout) : keys.ForServer(key);
+            }
+            catch (AskTimeoutException)
+            {
+                await Problem(http, 503, "the conversation did not answer in time; try again");
+                return;
+            }
             if (outcome == AuthOutcome.Denied)
             {
                 LogAuthRejected(log, validId ? id.Hex : "(invalid)");
@@ -62,7 +69,9 @@ public static partial class EventSocketEndpoint
 
         using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {
+            // With a timeout .NET sends real Ping frames (not unsolicited Pongs) and drops a peer that stops answering.
             KeepAliveInterval = settings.Limits.PingInterval,
+            KeepAliveTimeout = settings.Limits.PingTimeout,
         });
         var transport = new WebSocketTransport(socket, settings.Limits);
         transport.Start(system.Materializer());

@@ -21,6 +21,8 @@ public sealed record LimitSettings
     public TimeSpan AuthTimeout { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>WebSocket protocol ping interval.</summary>
     public TimeSpan PingInterval { get; init; } = TimeSpan.FromSeconds(20);
+    /// <summary>How long a socket may leave a ping unanswered before it is dropped.</summary>
+    public TimeSpan PingTimeout { get; init; } = TimeSpan.FromSeconds(20);
     /// <summary>How long REST and socket calls wait for a conversation to answer (then 503).</summary>
     public TimeSpan AskTimeout { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>How long a closing socket may take to flush before it is aborted.</summary>
