@@ -12,7 +12,8 @@ public static partial class GatewayApp
     public static WebApplication Build(string[] args, Action<IConfigurationBuilder>? configure = null,
         Action<WebApplicationBuilder>? customize = null)
     {
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args });
+        // appsettings.json ships beside the binary; relative paths in settings (./data) follow the working directory.
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
         configure?.Invoke(builder.Configuration);
         customize?.Invoke(builder);
         // The embedded default listens on 127.0.0.1:8000; --urls / ASPNETCORE_URLS / "urls" override it.
