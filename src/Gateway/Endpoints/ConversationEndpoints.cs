@@ -157,12 +157,7 @@ public static class ConversationEndpoints
         if (c.AuthorizeServer() is { } denied) return denied;
         var q = request.Query;
         if (!TryLimit(q["limit"].FirstOrDefault(), out var limit, out var limitError)) return limitError!;
-        ExecutionStatus? status = null;
-        if (q["status"].FirstOrDefault() is { } s)
-        {
-            if (!ExecutionStatusNames.TryParse(s, out var parsed)) return Error(400, $"unknown status '{s}'");
-            status = parsed;
-        }
+        if (!TryStatus(q, out var status, out var statusError)) return statusError!;
         var sort = (q["sort_order"].FirstOrDefault() ?? "CREATED_AT").ToUpperInvariant() switch
         {
             "CREATED_AT" => ConversationSort.CreatedAt,
@@ -195,12 +190,7 @@ public static class ConversationEndpoints
     private static async Task<IResult> Count(HttpRequest request, Ctx c)
     {
         if (c.AuthorizeServer() is { } denied) return denied;
-        ExecutionStatus? status = null;
-        if (request.Query["status"].FirstOrDefault() is { } s)
-        {
-            if (!ExecutionStatusNames.TryParse(s, out var parsed)) return Error(400, $"unknown status '{s}'");
-            status = parsed;
-        }
+        if (!TryStatus(request.Query, out var status, out var statusError)) return statusError!;
         var (reply, error) = await Ask<DirectoryQueries.CountResult>(c.Directory, new DirectoryQueries.Count(status), c.Limits);
         return error ?? Results.Json(reply!.Count);
     }
@@ -320,8 +310,8 @@ public static class ConversationEndpoints
         if (denied is not null) return denied;
         var (body, error) = await ReadBody(c.Http.Request, c.Limits, required: true);
         if (error is not null) return error;
-        if (!V1Inbound.TryParseIngestBatch(body, c.Limits.MaxBatchEvents, out var events, out var parseError))
-            return Error(parseError.StartsWith("a batch holds at most", StringComparison.Ordinal) ? 413 : 400, parseError);
+        if (!V1Inbound.TryParseIngestBatch(body, c.Limits.MaxBatchEvents, out var events, out var parseError, out var tooMany))
+            return Error(tooMany ? 413 : 400, parseError);
         var (reply, askError) = await Ask<AppendResult>(c.Region, new ConversationCommands.AppendEvents(id, events), c.Limits);
         if (askError is not null) return askError;
         if (reply!.Code != ResultCode.Ok) return FromCode(reply.Code, reply.Detail);
@@ -386,6 +376,20 @@ public static class ConversationEndpoints
         w.WriteString("conversation_version"u8, info.Dialect == Dialect.V0 ? "V0" : "V1");
         if (key is not null) w.WriteString("session_api_key"u8, key);
         w.WriteEndObject();
+    }
+
+    private static bool TryStatus(IQueryCollection q, out ExecutionStatus? status, out IResult? error)
+    {
+        status = null;
+        error = null;
+        if (q["status"].FirstOrDefault() is not { } raw) return true;
+        if (!ExecutionStatusNames.TryParse(raw, out var parsed))
+        {
+            error = Error(400, $"unknown status '{raw}'");
+            return false;
+        }
+        status = parsed;
+        return true;
     }
 
     private static bool TryLimit(string? raw, out int limit, out IResult? error)

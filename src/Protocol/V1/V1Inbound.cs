@@ -182,8 +182,13 @@ public static class V1Inbound
     /// with string <c>kind</c>, a valid <c>source</c> and an optional UUID <c>id</c>.
     /// </summary>
     public static bool TryParseIngestBatch(ReadOnlySpan<byte> utf8, int maxBatch, out IncomingEvent[] events, out string error)
+        => TryParseIngestBatch(utf8, maxBatch, out events, out error, out _);
+
+    /// <summary>As above; <paramref name="tooMany"/> tells a batch over the size bound (413) from a bad one (400).</summary>
+    public static bool TryParseIngestBatch(ReadOnlySpan<byte> utf8, int maxBatch, out IncomingEvent[] events, out string error, out bool tooMany)
     {
         events = [];
+        tooMany = false;
         JsonDocument doc;
         try
         {
@@ -200,7 +205,12 @@ public static class V1Inbound
             if (root.ValueKind != JsonValueKind.Array) { error = "expected a JSON array of events"; return false; }
             var count = root.GetArrayLength();
             if (count == 0) { error = "the batch is empty"; return false; }
-            if (count > maxBatch) { error = $"a batch holds at most {maxBatch} events, got {count}"; return false; }
+            if (count > maxBatch)
+            {
+                tooMany = true;
+                error = $"a batch holds at most {maxBatch} events, got {count}";
+                return false;
+            }
             var result = new IncomingEvent[count];
             var seenIds = new HashSet<string>();
             var i = 0;
