@@ -48,7 +48,7 @@ public sealed class SocketLimitTests
             ["Limits:MaxQueuedBytes"] = "262144",
         });
         var id = await server.NewConversationAsync();
-        await using var slow = await TestSocket.ConnectAsync(server.SocketUri(id));
+        await using var slow = await TestSocket.ConnectAsync(server.SocketUri(id), kernelReceiveBuffer: 8192);
         await using var fast = await TestSocket.ConnectAsync(server.SocketUri(id));
         await slow.ReceiveJsonAsync();
         await fast.ReceiveJsonAsync();

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
@@ -17,12 +18,29 @@ public sealed class TestSocket : IAsyncDisposable
     public string? CloseDescription => _ws.CloseStatusDescription;
     public WebSocketState State => _ws.State;
 
-    public static async Task<TestSocket> ConnectAsync(Uri uri, string? headerKey = null)
+    public static async Task<TestSocket> ConnectAsync(Uri uri, string? headerKey = null, int? kernelReceiveBuffer = null)
     {
         var ws = new ClientWebSocket();
         if (headerKey is not null) ws.Options.SetRequestHeader("X-Session-API-Key", headerKey);
         using var cts = new CancellationTokenSource(DefaultTimeout);
-        await ws.ConnectAsync(uri, cts.Token);
+        if (kernelReceiveBuffer is { } size)
+        {
+            // A small, fixed kernel receive buffer makes "a client that stops reading" fill up quickly and predictably.
+            using var handler = new SocketsHttpHandler
+            {
+                ConnectCallback = async (context, token) =>
+                {
+                    var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = size, NoDelay = true };
+                    await socket.ConnectAsync(context.DnsEndPoint, token);
+                    return new NetworkStream(socket, ownsSocket: true);
+                },
+            };
+            await ws.ConnectAsync(uri, new HttpMessageInvoker(handler), cts.Token);
+        }
+        else
+        {
+            await ws.ConnectAsync(uri, cts.Token);
+        }
         return new TestSocket(ws);
     }
 
