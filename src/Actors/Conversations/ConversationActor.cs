@@ -32,6 +32,7 @@ public sealed class ConversationActor : ReceivePersistentActor
     private readonly Queue<(IActorRef ReplyTo, object OnFailure)> _awaiting = new();
     private readonly Dictionary<string, long> _inFlightIds = new(StringComparer.Ordinal);
     private long _lastSnapshotSeqNr;
+    private long _publishedSeq; // the last seq every subscriber has been sent
     private int _runId;
     private IActorRef? _agent;
 
@@ -90,6 +91,7 @@ public sealed class ConversationActor : ReceivePersistentActor
         if (offer.Snapshot is not ConversationSnapshot s) return;
         _state = _decided = s.State;
         _index.Load(s.Index);
+        _publishedSeq = s.State.LastSeq;
         _lastSnapshotSeqNr = offer.Metadata.SequenceNr;
     }
 
@@ -206,9 +208,12 @@ public sealed class ConversationActor : ReceivePersistentActor
         if (events.Count > 0) PersistAllAsync(events, ApplyDurable);
         DeferAsync(reply, r =>
         {
+            // This batch and every earlier one are durable: reply, then publish, in that order.
             _awaiting.Dequeue();
-            AfterDurable(events);
+            UpdateDirectory(events);
             replyTo.Tell(r is CreateResult c ? c with { Info = _state.Info } : r);
+            Publish(events);
+            AfterDurable(events);
         });
     }
 
@@ -222,18 +227,32 @@ public sealed class ConversationActor : ReceivePersistentActor
             _inFlightIds.Remove(e.Id);
             _index.Add(new IndexEntry(e.Seq, LastSequenceNr, e.Id, e.Kind, e.Source, e.TimestampTicks));
             _tail.Add(e);
-            if (!IsRecovering)
-                foreach (var s in _subscribers) s.Tell(e);
+            if (IsRecovering) _publishedSeq = e.Seq;
         }
     }
 
-    /// <summary>After a batch is durable: directory, agent, subscribers, snapshot.</summary>
+    /// <summary>Sends a durable batch's events, the same bytes to each, to every subscriber.</summary>
+    private void Publish(IReadOnlyList<object> events)
+    {
+        foreach (var evt in events)
+        {
+            if (evt is not EventEnvelope e) continue;
+            _publishedSeq = e.Seq;
+            foreach (var s in _subscribers) s.Tell(e);
+        }
+    }
+
+    private void UpdateDirectory(IReadOnlyList<object> events)
+    {
+        var statusChanged = events.Any(e => e is EventEnvelope { Kind: "ConversationStateUpdateEvent" });
+        if (events.Any(e => e is not EventEnvelope) || statusChanged)
+            _directory.Tell(new DirectoryCommands.Upsert(_state.Info, _state.Deleted));
+    }
+
+    /// <summary>After a batch is durable and published: ended subscriptions, the agent, snapshots.</summary>
     private void AfterDurable(IReadOnlyList<object> events)
     {
         if (events.Count == 0) return;
-        var statusChanged = events.OfType<EventEnvelope>().Any(e => e.Kind == "ConversationStateUpdateEvent");
-        if (events.Any(e => e is not EventEnvelope) || statusChanged)
-            _directory.Tell(new DirectoryCommands.Upsert(_state.Info, _state.Deleted));
         if (_state.Deleted)
         {
             foreach (var s in _subscribers) s.Tell(new Ended(_id, RefusalReason.Deleted));
@@ -328,7 +347,7 @@ public sealed class ConversationActor : ReceivePersistentActor
         if (s.Dialect != _state.Dialect) { Sender.Tell(new Refused(_id, RefusalReason.WrongProtocol)); return; }
         long? after = s.From.Kind switch
         {
-            ReplayKind.LiveOnly => _state.LastSeq,
+            ReplayKind.LiveOnly => _publishedSeq,
             ReplayKind.All => 0,
             ReplayKind.AfterSeq => Math.Min(s.From.AfterSeq, _state.LastSeq),
             ReplayKind.AfterEventId => s.From.AfterEventId is { } eid ? _index.SeqOf(eid) : null,
@@ -338,7 +357,8 @@ public sealed class ConversationActor : ReceivePersistentActor
         if (after is null) { Sender.Tell(new Refused(_id, RefusalReason.UnknownAfterEventId)); return; }
         if (_subscribers.Add(s.Subscriber))
             Context.WatchWith(s.Subscriber, new SubscriberTerminated(s.Subscriber));
-        Sender.Tell(new Subscribed(_id, _state.LastSeq, after.Value, V1Json.FullState(_state.Info, Now())));
+        // Everything after _publishedSeq will be published to the new subscriber; the rest it reads as replay.
+        Sender.Tell(new Subscribed(_id, _publishedSeq, Math.Min(after.Value, _publishedSeq), V1Json.FullState(_state.Info, Now())));
         UpdateIdleTimeout();
     }
 
