@@ -79,12 +79,16 @@ public sealed class WebSocketTransport : IClientSink
 
     public Task WhenRoomForReplay()
     {
+        Task task;
         lock (_gate)
         {
             if (HasRoomForReplay || IsClosing) return Task.CompletedTask;
             _roomWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            return _roomWaiter.Task;
+            task = _roomWaiter.Task;
         }
+        // The pump may have drained between the check and the waiter's creation: look again so no wake-up is lost.
+        if (HasRoomForReplay || IsClosing) ReleaseRoomWaiter();
+        return task;
     }
 
     public void Close(int code, string reason)
