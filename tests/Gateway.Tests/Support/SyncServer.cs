@@ -54,18 +54,19 @@ public sealed class SyncServer : IAsyncDisposable
         };
         if (settings is not null)
             foreach (var (k, v) in settings) config[k] = v;
-        WebApplication app;
+        WebApplication? app = null;
         try
         {
             app = GatewayApp.Build([], c => c.AddInMemoryCollection(config),
                 b => { if (logs is not null) b.Logging.AddProvider(logs); });
+            await app.StartAsync();
         }
         catch
         {
+            if (app is not null) await app.DisposeAsync();
             if (ownsDirectory) TryDelete(dataDirectory);
             throw;
         }
-        await app.StartAsync();
         var address = app.Urls.Single(u => u.StartsWith("http://127.0.0.1:", StringComparison.Ordinal));
         var server = new SyncServer(app, new Uri(address), dataDirectory, ownsDirectory);
         await server.WaitReadyAsync();

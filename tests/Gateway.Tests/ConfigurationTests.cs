@@ -1,0 +1,59 @@
+using Akka.Actor;
+using Akka.Sync.Gateway.Settings;
+using Akka.Sync.Gateway.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit;
+
+namespace Akka.Sync.Gateway.Tests;
+
+/// <summary>Settings reach the running server: akka.hocon underneath, configuration on top.</summary>
+public sealed class ConfigurationTests
+{
+    [Fact]
+    public async Task Akka_hocon_is_layered_under_the_settings_made_in_code()
+    {
+        await using var server = await SyncServer.StartAsync(new Dictionary<string, string?> { ["Cluster:Host"] = "127.0.0.1" });
+        var config = server.Services.GetRequiredService<ActorSystem>().Settings.Config;
+
+        Assert.Equal(32L * 1024 * 1024, config.GetByteSize("akka.remote.dot-netty.tcp.maximum-frame-size"));
+        Assert.Equal("off", config.GetString("akka.cluster.sharding.passivate-idle-entity-after"));
+        Assert.Equal("akka.persistence.journal.sql", config.GetString("akka.persistence.journal.plugin"));
+        Assert.Equal("127.0.0.1", config.GetString("akka.remote.dot-netty.tcp.hostname"));
+    }
+
+    [Fact]
+    public async Task Configuration_binds_limits_keys_and_the_data_directory()
+    {
+        await using var server = await SyncServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Limits:MaxFrameBytes"] = "2048",
+            ["Limits:AuthTimeout"] = "00:00:03",
+            ["Auth:SessionApiKeys:0"] = "a",
+            ["SESSION_API_KEY"] = "b",
+        });
+        var settings = server.Services.GetRequiredService<GatewaySettings>();
+
+        Assert.Equal(2048, settings.Limits.MaxFrameBytes);
+        Assert.Equal(TimeSpan.FromSeconds(3), settings.Limits.AuthTimeout);
+        Assert.Equal(10_000, settings.Limits.MaxQueuedFrames);
+        Assert.Equal(["a", "b"], settings.SessionApiKeys);
+        Assert.Equal(Path.Combine(Path.GetFullPath(server.DataDirectory), "akka-sync.db"), settings.Akka.SqliteFile);
+        Assert.True(File.Exists(settings.Akka.SqliteFile));
+    }
+
+    [Fact]
+    public async Task An_unknown_persistence_provider_stops_start_up_with_a_clear_error()
+    {
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            SyncServer.StartAsync(new Dictionary<string, string?> { ["Persistence:Provider"] = "Excel" }));
+        Assert.Contains("Persistence:Provider", e.Message);
+    }
+
+    [Fact]
+    public async Task PostgreSql_without_a_connection_string_stops_start_up_with_a_clear_error()
+    {
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            SyncServer.StartAsync(new Dictionary<string, string?> { ["Persistence:Provider"] = "PostgreSql" }));
+        Assert.Contains("Persistence:ConnectionString", e.Message);
+    }
+}
