@@ -34,6 +34,7 @@ public sealed class ConversationActor : ReceivePersistentActor
     private long _lastSnapshotSeqNr;
     private long _publishedSeq; // the last seq every subscriber has been sent
     private int _runId;
+    private bool _runStarting; // a durable event of the current batch moved the status to running
     private IActorRef? _agent;
 
     public ConversationActor(ConversationId id, ConversationSettings settings, IActorRef directory)
@@ -217,11 +218,13 @@ public sealed class ConversationActor : ReceivePersistentActor
         });
     }
 
-    /// <summary>Applies one durable event: state, index, tail, then publish to subscribers.</summary>
+    /// <summary>Applies one durable event: state, index and tail (publishing waits for the reply).</summary>
     private void ApplyDurable(object evt)
     {
+        var before = _state.Status;
         _state = _state.Apply(evt);
         if (IsRecovering) _decided = _state;
+        else if (_state.Status == ExecutionStatus.Running && before != ExecutionStatus.Running) _runStarting = true;
         if (evt is EventEnvelope e)
         {
             _inFlightIds.Remove(e.Id);
@@ -258,9 +261,11 @@ public sealed class ConversationActor : ReceivePersistentActor
             foreach (var s in _subscribers) s.Tell(new Ended(_id, RefusalReason.Deleted));
             _subscribers.Clear();
         }
-        foreach (var e in events.OfType<EventEnvelope>())
-            if (V1Interpretation.Of(e.Kind, e.Id, e.Json).Status == ExecutionStatus.Running && e.Kind == "ConversationStateUpdateEvent")
-                StartAgentRun(events);
+        if (_runStarting)
+        {
+            _runStarting = false;
+            StartAgentRun(events);
+        }
         if (LastSequenceNr - _lastSnapshotSeqNr >= _settings.SnapshotEvery)
         {
             _lastSnapshotSeqNr = LastSequenceNr;
