@@ -40,6 +40,7 @@ public static partial class GatewayApp
         });
         app.MapHealth();
         app.MapEventSocket();
+        app.MapSocketIo();
         app.MapConversationApi();
         return app;
     }

@@ -35,6 +35,14 @@ public static class ConversationCommands
 
     public sealed record SetTitle(ConversationId ConversationId, string Title) : ISyncMessage, IWithConversationId;
 
+    /// <summary>A V0 socket's <c>oh_user_action</c> (source user); <c>change_agent_state</c> goes through the state machine.</summary>
+    public sealed record SubmitUserAction(ConversationId ConversationId, Akka.Sync.Protocol.V0.V0Incoming Action)
+        : ISyncMessage, IWithConversationId;
+
+    /// <summary>An agent runtime's V0 batch: stored all together or not at all; ids are the server's.</summary>
+    public sealed record AppendV0Events(ConversationId ConversationId, Akka.Sync.Protocol.V0.V0Incoming[] Events)
+        : ISyncMessage, IWithConversationId;
+
     public sealed record Delete(ConversationId ConversationId) : ISyncMessage, IWithConversationId;
 }
 
@@ -83,7 +91,8 @@ public sealed record ConversationInfo(
     ExecutionStatus Status,
     long CreatedTicks,
     long UpdatedTicks,
-    long EventCount) : ISyncMessage;
+    long EventCount,
+    Akka.Sync.Protocol.V0.AgentState? AgentState = null) : ISyncMessage;
 
 public static class ConversationReplies
 {

@@ -18,7 +18,7 @@ public sealed class SyncSerializerTests(ITestOutputHelper output) : Akka.TestKit
 {
     private static readonly ConversationId Id = ConversationId.New();
     private static readonly byte[] Hash = ConversationState.HashKey("k");
-    private static readonly ConversationInfo Info = new(Id, Dialect.V1, "t", ExecutionStatus.Paused, 1000, 2000, 3);
+    private static readonly ConversationInfo Info = new(Id, Dialect.V0, "t", ExecutionStatus.Paused, 1000, 2000, 3, Akka.Sync.Protocol.V0.AgentState.Running);
     private static readonly EventEnvelope Envelope = new(Id, 7, Guid.NewGuid().ToString("D"), "MessageEvent", "agent", 638_000_000_000_000_000,
         """{"kind":"MessageEvent","text":"é😀\u0000"}"""u8.ToArray());
 
@@ -45,6 +45,8 @@ public sealed class SyncSerializerTests(ITestOutputHelper output) : Akka.TestKit
             new ConversationCommands.AppendEvents(Id, [new IncomingEvent("K", "agent", "i", "{}"u8.ToArray())]),
             new ConversationCommands.SetTitle(Id, "t"),
             new ConversationCommands.Delete(Id),
+            new ConversationCommands.SubmitUserAction(Id, Akka.Sync.Protocol.V0.V0Json.ChangeAgentState(Akka.Sync.Protocol.V0.AgentState.Paused)),
+            new ConversationCommands.AppendV0Events(Id, [Akka.Sync.Protocol.V0.V0Json.AgentStateChanged(Akka.Sync.Protocol.V0.AgentState.Running)]),
             new ConversationQueries.GetInfo(Id),
             new ConversationQueries.SearchEvents(Id, new Filter("K", "agent", 1, 2), "p", 10, true),
             new ConversationQueries.CountEvents(Id, Filter.None),

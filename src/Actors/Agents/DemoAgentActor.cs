@@ -1,8 +1,10 @@
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Akka.Actor;
 using Akka.Sync.Actors.Conversations;
 using Akka.Sync.Protocol;
+using Akka.Sync.Protocol.V0;
 using Akka.Sync.Protocol.V1;
 
 namespace Akka.Sync.Actors.Agents;
@@ -14,7 +16,7 @@ namespace Akka.Sync.Actors.Agents;
 /// </summary>
 public sealed class DemoAgentActor : ReceiveActor, IWithTimers
 {
-    public sealed record StartRun(int RunId, byte[]? UserMessageJson);
+    public sealed record StartRun(int RunId, Dialect Dialect, byte[]? UserMessageJson);
     public sealed record Step(int RunId, IReadOnlyList<Draft> Drafts);
     public sealed record StepDone(int RunId);
     public sealed record StepRefused(int RunId);
@@ -34,7 +36,9 @@ public sealed class DemoAgentActor : ReceiveActor, IWithTimers
         Receive<StartRun>(s =>
         {
             _runId = s.RunId;
-            _steps = new Queue<IReadOnlyList<Draft>>(Plan(UserText(s.UserMessageJson)));
+            _steps = new Queue<IReadOnlyList<Draft>>(s.Dialect == Dialect.V0
+                ? PlanV0(V0UserText(s.UserMessageJson))
+                : Plan(UserText(s.UserMessageJson)));
             ScheduleNext();
         });
         Receive<Next>(n =>
@@ -119,14 +123,80 @@ public sealed class DemoAgentActor : ReceiveActor, IWithTimers
         ];
     }
 
-    /// <summary>The text items of a user MessageEvent, joined.</summary>
-    public static string UserText(byte[]? messageEventJson)
+    /// <summary>The same run in V0 events: a <c>run</c> action, its output, the answer, then awaiting the user.</summary>
+    public static IEnumerable<IReadOnlyList<Draft>> PlanV0(string userText)
+    {
+        const string command = "echo 'Hello from the Akka.Sync demo agent'";
+        const string output = "Hello from the Akka.Sync demo agent";
+        var answer = $"You said: \"{Truncate(userText, 500)}\". I am the Akka.Sync demo agent: I ran `{command}` and it printed \"{output}\".";
+        yield return [V0(new JsonObject
+        {
+            ["action"] = "run",
+            ["source"] = EventSources.Agent,
+            ["message"] = "Running command: " + command,
+            ["args"] = new JsonObject
+            {
+                ["command"] = command, ["is_input"] = false, ["thought"] = "Let me run a command to say hello.",
+                ["blocking"] = false, ["hidden"] = false, ["confirmation_state"] = "confirmed", ["security_risk"] = -1,
+            },
+        })];
+        yield return [V0(new JsonObject
+        {
+            ["observation"] = "run",
+            ["source"] = EventSources.Environment,
+            ["message"] = $"Command `{command}` executed with exit code 0.",
+            ["content"] = output,
+            ["extras"] = new JsonObject
+            {
+                ["command"] = command,
+                ["metadata"] = new JsonObject { ["exit_code"] = 0, ["pid"] = -1, ["prefix"] = "", ["suffix"] = "" },
+                ["hidden"] = false,
+            },
+            ["success"] = true,
+        })];
+        yield return
+        [
+            V0(new JsonObject
+            {
+                ["action"] = "message",
+                ["source"] = EventSources.Agent,
+                ["args"] = new JsonObject
+                {
+                    ["content"] = answer, ["file_urls"] = new JsonArray(), ["image_urls"] = new JsonArray(),
+                    ["wait_for_response"] = true, ["security_risk"] = -1,
+                },
+            }),
+            Draft.FromV0(V0Json.AgentStateChanged(AgentState.AwaitingUserInput)),
+        ];
+
+        static Draft V0(JsonObject json)
+        {
+            using var doc = JsonDocument.Parse(json.ToJsonString());
+            return V0Json.TryParse(doc.RootElement, null, out var e, out var error) ? Draft.FromV0(e) : throw new InvalidOperationException(error);
+        }
+    }
+
+    /// <summary>The content of a stored V0 user <c>message</c> action.</summary>
+    public static string V0UserText(byte[]? actionJson)
+    {
+        if (actionJson is null) return "";
+        using var doc = JsonDocument.Parse(actionJson);
+        return doc.RootElement.TryGetProperty("args", out var args) && args.TryGetProperty("content", out var c)
+               && c.ValueKind == JsonValueKind.String ? c.GetString()! : "";
+    }
+
+    /// <summary>The text items of a user MessageEvent (or of a bare content array), joined.</summary>
+    public static string UserText(byte[]? messageEventJson, bool isContentArray = false)
     {
         if (messageEventJson is null) return "";
         using var doc = JsonDocument.Parse(messageEventJson);
         var sb = new StringBuilder();
-        if (doc.RootElement.TryGetProperty("llm_message", out var m) && m.TryGetProperty("content", out var content)
-            && content.ValueKind == JsonValueKind.Array)
+        JsonElement content = default;
+        var found = isContentArray
+            ? (content = doc.RootElement).ValueKind == JsonValueKind.Array
+            : doc.RootElement.TryGetProperty("llm_message", out var m) && m.TryGetProperty("content", out content)
+              && content.ValueKind == JsonValueKind.Array;
+        if (found)
         {
             foreach (var item in content.EnumerateArray())
                 if (item.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)

@@ -15,6 +15,7 @@ namespace Akka.Sync.Actors.Connections;
 public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTimers
 {
     public sealed record ClientMessage(UserMessage Message);
+    public sealed record ClientUserAction(Akka.Sync.Protocol.V0.V0Incoming Action);
     public sealed record ClientBadFrame(string Detail);
     private sealed record EntityTerminated;
     private sealed record RetrySubscribe;
@@ -33,6 +34,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
     private long _lastDelivered;
     private long _replayTarget;
     private bool _sentFullState;
+    private bool _replayCompleted;
 
     public IStash Stash { get; set; } = null!;
     public ITimerScheduler Timers { get; set; } = null!;
@@ -101,6 +103,11 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
     {
         if (_lastDelivered >= _replayTarget)
         {
+            if (!_replayCompleted)
+            {
+                _replayCompleted = true;
+                _sink.ReplayCompleted();
+            }
             Become(Live);
             Stash.UnstashAll();
             return;
@@ -189,12 +196,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
             SendSubscribe();
         });
         Receive<Ended>(e => CloseWith(e.Reason));
-        Receive<ClientMessage>(m =>
-        {
-            var self = Self;
-            _region.Ask<ConversationReplies.CommandResult>(new ConversationCommands.SendMessage(_id, m.Message), _settings.RequestTimeout)
-                .PipeTo(self, success: r => new MessageOutcome(r), failure: ex => new MessageOutcome(ex));
-        });
+        Receive<ClientMessage>(m => SendCommand(new ConversationCommands.SendMessage(_id, m.Message)));
+        Receive<ClientUserAction>(a => SendCommand(new ConversationCommands.SubmitUserAction(_id, a.Action)));
         Receive<MessageOutcome>(o =>
         {
             switch (o.Result)
@@ -211,6 +214,11 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
         });
         Receive<ClientBadFrame>(b => _sink.WriteError("bad_frame", b.Detail));
     }
+
+    /// <summary>A client's command goes to its conversation; a refusal comes back as an error frame.</summary>
+    private void SendCommand(object command) =>
+        _region.Ask<ConversationReplies.CommandResult>(command, _settings.RequestTimeout)
+            .PipeTo(Self, success: r => new MessageOutcome(r), failure: ex => new MessageOutcome(ex));
 
     /// <summary>Hands one event to the socket unless already delivered; closes a slow consumer.</summary>
     private bool Deliver(EventEnvelope e, bool replay)

@@ -17,6 +17,12 @@ public interface IClientSink
     /// </summary>
     bool TryWriteEvent(EventEnvelope e, bool replay);
 
+    /// <summary>
+    /// The replay the client asked for is complete and live events follow (V0 sends its held-back state and its
+    /// connect ack here). Called once per socket.
+    /// </summary>
+    void ReplayCompleted();
+
     /// <summary>An error frame for this client only (not stored).</summary>
     void WriteError(string code, string detail);
 

@@ -4,6 +4,7 @@ using Akka.Event;
 using Akka.Persistence;
 using Akka.Sync.Actors.Agents;
 using Akka.Sync.Protocol;
+using Akka.Sync.Protocol.V0;
 using Akka.Sync.Protocol.V1;
 using static Akka.Sync.Protocol.ConversationCommands;
 using static Akka.Sync.Protocol.ConversationQueries;
@@ -59,6 +60,8 @@ public sealed class ConversationActor : ReceivePersistentActor
         Command<Pause>(_ => Execute(_decided.DecidePause(), CommandResult.Ok));
         Command<RespondToConfirmation>(c => Execute(_decided.DecideConfirmation(c.Accept, c.Reason), CommandResult.Ok));
         Command<AppendEvents>(OnAppendEvents);
+        Command<SubmitUserAction>(c => Execute(_decided.DecideUserAction(c.Action), CommandResult.Ok));
+        Command<AppendV0Events>(OnAppendV0Events);
         Command<DemoAgentActor.Step>(OnAgentStep);
         Command<SetTitle>(OnSetTitle);
         Command<Delete>(OnDelete);
@@ -120,8 +123,18 @@ public sealed class ConversationActor : ReceivePersistentActor
         var created = new ConversationEvents.Created(_id, c.Dialect, c.Title, Now().Ticks, c.KeyHash);
         var afterCreate = _decided.Apply(created);
         var events = new List<object> { created };
-        if (c.InitialMessage is { } message && afterCreate.DecideMessage(message) is Decision.Append a)
+        if (c.Dialect == Dialect.V0)
+        {
+            var start = afterCreate.Stamp(ConversationState.V0Start(), Now());
+            events.AddRange(start);
+            afterCreate = start.Aggregate(afterCreate, (st, e) => st.Apply(e));
+            if (c.InitialMessage is { } m && afterCreate.DecideUserAction(V0Json.UserMessage(DemoAgentActor.UserText(m.ContentJson, isContentArray: true))) is Decision.Append v0)
+                events.AddRange(afterCreate.Stamp(v0.Drafts, Now()));
+        }
+        else if (c.InitialMessage is { } message && afterCreate.DecideMessage(message) is Decision.Append a)
+        {
             events.AddRange(afterCreate.Stamp(a.Drafts, Now()));
+        }
         Persist(events, new CreateResult(ResultCode.Created, null, null));
     }
 
@@ -149,10 +162,24 @@ public sealed class ConversationActor : ReceivePersistentActor
         }
     }
 
+    private void OnAppendV0Events(AppendV0Events c)
+    {
+        switch (_decided.DecideV0Append(c.Events))
+        {
+            case Decision.Refuse r:
+                Sender.Tell(new AppendResult(r.Code, r.Detail, []));
+                return;
+            case Decision.Append a:
+                var stamped = _decided.Stamp(a.Drafts, Now());
+                Persist(stamped, new AppendResult(ResultCode.Ok, null, stamped.Select(e => new AppendedItem(e.Id, e.Seq)).ToArray()));
+                return;
+        }
+    }
+
     private void OnAgentStep(DemoAgentActor.Step step)
     {
         // A demo step only lands in the run it belongs to: a pause or a new run ends the old one.
-        if (step.RunId != _runId || _decided.Status != ExecutionStatus.Running || !_decided.IsLive)
+        if (step.RunId != _runId || !_decided.IsRunning || !_decided.IsLive)
         {
             Sender.Tell(new DemoAgentActor.StepRefused(step.RunId));
             return;
@@ -221,10 +248,10 @@ public sealed class ConversationActor : ReceivePersistentActor
     /// <summary>Applies one durable event: state, index and tail (publishing waits for the reply).</summary>
     private void ApplyDurable(object evt)
     {
-        var before = _state.Status;
+        var wasRunning = _state.IsRunning;
         _state = _state.Apply(evt);
         if (IsRecovering) _decided = _state;
-        else if (_state.Status == ExecutionStatus.Running && before != ExecutionStatus.Running) _runStarting = true;
+        else if (_state.IsRunning && !wasRunning) _runStarting = true;
         if (evt is EventEnvelope e)
         {
             _inFlightIds.Remove(e.Id);
@@ -279,8 +306,9 @@ public sealed class ConversationActor : ReceivePersistentActor
         _runId++;
         if (!_settings.DemoAgent) return;
         _agent ??= Context.ActorOf(DemoAgentActor.Props(_settings.DemoStepDelay), "demo-agent");
-        var lastUserText = batch.OfType<EventEnvelope>().LastOrDefault(e => e.Kind == "MessageEvent" && e.Source == EventSources.User);
-        _agent.Tell(new DemoAgentActor.StartRun(_runId, lastUserText?.Json));
+        var lastUserMessage = batch.OfType<EventEnvelope>().LastOrDefault(e =>
+            e.Source == EventSources.User && e.Kind is "MessageEvent" or "action:message");
+        _agent.Tell(new DemoAgentActor.StartRun(_runId, _state.Dialect, lastUserMessage?.Json));
     }
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
@@ -390,7 +418,7 @@ public sealed class ConversationActor : ReceivePersistentActor
 
     private void UpdateIdleTimeout()
     {
-        if (_subscribers.Count > 0 || _decided.Status == ExecutionStatus.Running && _agent is not null)
+        if (_subscribers.Count > 0 || _decided.IsRunning && _agent is not null)
             Context.SetReceiveTimeout(null);
         else
             Context.SetReceiveTimeout(_state.IsLive ? _settings.IdleTimeout : _settings.AbsentIdleTimeout);

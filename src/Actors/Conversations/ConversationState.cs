@@ -2,13 +2,20 @@ using System.Collections.Immutable;
 using System.Security.Cryptography;
 using Akka.Sync.Protocol;
 using Akka.Sync.Protocol.StateMachines;
+using Akka.Sync.Protocol.V0;
 using Akka.Sync.Protocol.V1;
 using static Akka.Sync.Protocol.ConversationCommands;
 
 namespace Akka.Sync.Actors.Conversations;
 
-/// <summary>An event the rules want appended, before the actor stamps it with seq, id and timestamp.</summary>
-public sealed record Draft(string Kind, string Source, string? Id, byte[] Body);
+/// <summary>
+/// An event the rules want appended, before the actor stamps it with seq, id and timestamp. A V1 draft is its
+/// base fields and body; a V0 draft carries its validated <see cref="V0Incoming"/> (its id will be the seq).
+/// </summary>
+public sealed record Draft(string Kind, string Source, string? Id, byte[] Body, V0Incoming? V0 = null)
+{
+    public static Draft FromV0(V0Incoming e) => new(e.Kind, e.Source, null, e.Body, e);
+}
 
 /// <summary>What the rules decided for a command: events to append, or a refusal with its result code.</summary>
 public abstract record Decision
@@ -35,7 +42,8 @@ public sealed record ConversationState(
     long LastSeq,
     long LastTimestampTicks,
     ImmutableArray<byte[]> KeyHashes,
-    ImmutableList<PendingAction> Pending)
+    ImmutableList<PendingAction> Pending,
+    AgentState AgentState = AgentState.Loading)
 {
     /// <summary>Pending actions kept for rejection; a runaway agent must not grow this forever.</summary>
     public const int MaxPending = 1000;
@@ -43,9 +51,13 @@ public sealed record ConversationState(
     public static ConversationState Empty(ConversationId id) =>
         new(id, false, false, Dialect.V1, null, 0, 0, ExecutionStatus.Idle, 0, 0, [], []);
 
-    public ConversationInfo Info => new(Id, Dialect, Title, Status, CreatedTicks, UpdatedTicks, LastSeq);
+    public ConversationInfo Info => new(Id, Dialect, Title, Status, CreatedTicks, UpdatedTicks, LastSeq,
+        Dialect == Dialect.V0 ? AgentState : null);
 
     public bool IsLive => Exists && !Deleted;
+
+    /// <summary>Whether an agent run is under way (V1 execution status or V0 agent state).</summary>
+    public bool IsRunning => Dialect == Dialect.V0 ? AgentState == AgentState.Running : Status == ExecutionStatus.Running;
 
     // ---- apply ----
 
@@ -65,6 +77,16 @@ public sealed record ConversationState(
 
     private ConversationState ApplyLogged(EventEnvelope e)
     {
+        if (Dialect == Dialect.V0)
+        {
+            return this with
+            {
+                LastSeq = e.Seq,
+                LastTimestampTicks = e.TimestampTicks,
+                UpdatedTicks = Math.Max(UpdatedTicks, e.TimestampTicks),
+                AgentState = V0Json.AgentStateOf(e.Kind, e.Json) ?? AgentState,
+            };
+        }
         var effect = V1Interpretation.Of(e.Kind, e.Id, e.Json);
         var pending = Pending;
         if (effect.OpensAction is { } opened)
@@ -92,7 +114,7 @@ public sealed record ConversationState(
 
     public Decision DecideMessage(UserMessage message)
     {
-        if (!IsLive) return new Decision.Refuse(ResultCode.NotFound, "Conversation not found");
+        if (Refusal(Dialect.V1) is { } refusal) return refusal;
         var drafts = new List<Draft>(3)
         {
             new("MessageEvent", EventSources.User, null, V1Json.MessageBody("user", message.ContentJson)),
@@ -103,7 +125,7 @@ public sealed record ConversationState(
 
     public Decision DecideRun()
     {
-        if (!IsLive) return new Decision.Refuse(ResultCode.NotFound, "Conversation not found");
+        if (Refusal(Dialect.V1) is { } refusal) return refusal;
         return ExecutionStatusMachine.OnRun(Status) switch
         {
             StatusDecision.Accepted a => new Decision.Append(StatusDrafts(a.Changes).ToList()),
@@ -114,7 +136,7 @@ public sealed record ConversationState(
 
     public Decision DecidePause()
     {
-        if (!IsLive) return new Decision.Refuse(ResultCode.NotFound, "Conversation not found");
+        if (Refusal(Dialect.V1) is { } refusal) return refusal;
         var a = ExecutionStatusMachine.OnPause(Status);
         var drafts = StatusDrafts(a.Changes).ToList();
         if (a.AppendPauseEvent) drafts.Add(new Draft("PauseEvent", EventSources.User, null, V1Json.EmptyBody));
@@ -123,7 +145,7 @@ public sealed record ConversationState(
 
     public Decision DecideConfirmation(bool accept, string reason)
     {
-        if (!IsLive) return new Decision.Refuse(ResultCode.NotFound, "Conversation not found");
+        if (Refusal(Dialect.V1) is { } refusal) return refusal;
         switch (ExecutionStatusMachine.OnConfirmation(Status, accept))
         {
             case StatusDecision.Rejected r:
@@ -149,7 +171,7 @@ public sealed record ConversationState(
     /// </summary>
     public Decision DecideAppend(IncomingEvent[] events, Func<string, long?> existingSeq)
     {
-        if (!IsLive) return new Decision.Refuse(ResultCode.NotFound, "Conversation not found");
+        if (Refusal(Dialect.V1) is { } refusal) return refusal;
         var drafts = new List<Draft>(events.Length);
         foreach (var e in events)
         {
@@ -158,6 +180,48 @@ public sealed record ConversationState(
         }
         return new Decision.Append(drafts);
     }
+
+    /// <summary>Not found, or a command of the other dialect (400 naming the conversation's own).</summary>
+    private Decision.Refuse? Refusal(Dialect expected) =>
+        !IsLive ? new Decision.Refuse(ResultCode.NotFound, "Conversation not found")
+        : Dialect != expected ? new Decision.Refuse(ResultCode.BadRequest,
+            $"wrong protocol: conversation is {Dialect.ToWire()}" + (Dialect == Dialect.V0
+                ? " (use the Socket.IO endpoint, and V0 events with action or observation for ingest)"
+                : " (ingest V1 events with kind and source)"))
+        : null;
+
+    // ---- decide (V0) ----
+
+    /// <summary>
+    /// A V0 socket's <c>oh_user_action</c>: <c>change_agent_state</c> goes through the agent-state machine (a refusal
+    /// is a 400 detail for the error frame); a <c>message</c> starts the agent from the states that allow it.
+    /// </summary>
+    public Decision DecideUserAction(V0Incoming action)
+    {
+        if (Refusal(Dialect.V0) is { } refusal) return refusal;
+        if (action.IsAction && action.Type == "change_agent_state")
+        {
+            var requested = V0Json.RequestedAgentState(action)!.Value;
+            return AgentStateMachine.OnRequest(AgentState, requested, StateRequester.Client) switch
+            {
+                AgentStateDecision.Refused r => new Decision.Refuse(ResultCode.BadRequest, r.Reason),
+                AgentStateDecision.Change c => new Decision.Append([Draft.FromV0(action), Draft.FromV0(V0Json.AgentStateChanged(c.To))]),
+                _ => Decision.Nothing,
+            };
+        }
+        var drafts = new List<Draft> { Draft.FromV0(action) };
+        if (action.IsAction && action.Type == "message" && AgentStateMachine.OnUserMessage(AgentState) is { } next)
+            drafts.Add(Draft.FromV0(V0Json.AgentStateChanged(next)));
+        return new Decision.Append(drafts);
+    }
+
+    /// <summary>An agent's V0 batch: everything is stored; agents may set any agent state.</summary>
+    public Decision DecideV0Append(IEnumerable<V0Incoming> events) =>
+        Refusal(Dialect.V0) ?? (Decision)new Decision.Append(events.Select(Draft.FromV0).ToList());
+
+    /// <summary>What a new V0 conversation appends: loading, then ready for the user.</summary>
+    public static IReadOnlyList<Draft> V0Start() =>
+        [Draft.FromV0(V0Json.AgentStateChanged(AgentStateMachine.Initial)), Draft.FromV0(V0Json.AgentStateChanged(AgentStateMachine.Ready))];
 
     private static IEnumerable<Draft> StatusDrafts(IEnumerable<ExecutionStatus> changes) =>
         changes.Select(s => new Draft("ConversationStateUpdateEvent", EventSources.Environment, null,
@@ -175,9 +239,15 @@ public sealed record ConversationState(
         for (var i = 0; i < drafts.Count; i++)
         {
             var d = drafts[i];
+            var seq = LastSeq + 1 + i;
+            if (d.V0 is { } v0)
+            {
+                result[i] = new EventEnvelope(Id, seq, seq.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    d.Kind, d.Source, ticks, V0Json.Compose(seq, wireTime, v0));
+                continue;
+            }
             var id = d.Id ?? Guid.NewGuid().ToString("D");
-            result[i] = new EventEnvelope(Id, LastSeq + 1 + i, id, d.Kind, d.Source, ticks,
-                V1Json.Compose(d.Kind, id, wireTime, d.Source, d.Body));
+            result[i] = new EventEnvelope(Id, seq, id, d.Kind, d.Source, ticks, V1Json.Compose(d.Kind, id, wireTime, d.Source, d.Body));
         }
         return result;
     }

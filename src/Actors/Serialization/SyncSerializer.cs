@@ -51,6 +51,8 @@ public sealed class SyncSerializer : SerializerWithStringManifest
         ["c.append"] = typeof(ConversationCommands.AppendEvents),
         ["c.title"] = typeof(ConversationCommands.SetTitle),
         ["c.delete"] = typeof(ConversationCommands.Delete),
+        ["c.v0action"] = typeof(ConversationCommands.SubmitUserAction),
+        ["c.v0append"] = typeof(ConversationCommands.AppendV0Events),
         ["q.info"] = typeof(ConversationQueries.GetInfo),
         ["q.search"] = typeof(ConversationQueries.SearchEvents),
         ["q.count"] = typeof(ConversationQueries.CountEvents),

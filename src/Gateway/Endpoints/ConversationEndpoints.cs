@@ -6,6 +6,7 @@ using Akka.Sync.Actors.Conversations;
 using Akka.Sync.Gateway.Auth;
 using Akka.Sync.Gateway.Settings;
 using Akka.Sync.Protocol;
+using Akka.Sync.Protocol.V0;
 using Akka.Sync.Protocol.V1;
 using static Akka.Sync.Gateway.Endpoints.Http;
 using static Akka.Sync.Protocol.ConversationReplies;
@@ -121,8 +122,6 @@ public static class ConversationEndpoints
             {
                 if (p.ValueKind != JsonValueKind.String || !DialectNames.TryParse(p.GetString(), out dialect))
                     return Error(400, "protocol must be v1 or v0");
-                if (dialect == Dialect.V0)
-                    return Error(400, "protocol v0 is not served by this version yet; use v1");
             }
             UserMessage? initial = null;
             if (root.TryGetProperty("initial_message", out var im) && im.ValueKind != JsonValueKind.Null)
@@ -310,19 +309,32 @@ public static class ConversationEndpoints
         if (denied is not null) return denied;
         var (body, error) = await ReadBody(c.Http.Request, c.Limits, required: true);
         if (error is not null) return error;
-        if (!V1Inbound.TryParseIngestBatch(body, c.Limits.MaxBatchEvents, out var events, out var parseError, out var tooMany))
-            return Error(tooMany ? 413 : 400, parseError);
-        var (reply, askError) = await Ask<AppendResult>(c.Region, new ConversationCommands.AppendEvents(id, events), c.Limits);
+        // The body says its dialect (V1 events have kind, V0 events action/observation); the conversation checks it is its own.
+        object command;
+        if (V0Json.LooksLikeV0Batch(body))
+        {
+            if (!V0Json.TryParseBatch(body, c.Limits.MaxBatchEvents, out var v0Events, out var v0Error, out var v0TooMany))
+                return Error(v0TooMany ? 413 : 400, v0Error);
+            command = new ConversationCommands.AppendV0Events(id, v0Events);
+        }
+        else
+        {
+            if (!V1Inbound.TryParseIngestBatch(body, c.Limits.MaxBatchEvents, out var events, out var parseError, out var tooMany))
+                return Error(tooMany ? 413 : 400, parseError);
+            command = new ConversationCommands.AppendEvents(id, events);
+        }
+        var (reply, askError) = await Ask<AppendResult>(c.Region, command, c.Limits);
         if (askError is not null) return askError;
         if (reply!.Code != ResultCode.Ok) return FromCode(reply.Code, reply.Detail);
         return Results.Bytes(V1Json.Write(w =>
         {
             w.WriteStartObject();
             w.WriteStartArray("items"u8);
+            var v0 = command is ConversationCommands.AppendV0Events;
             foreach (var item in reply.Items)
             {
                 w.WriteStartObject();
-                w.WriteString("id"u8, item.Id);
+                if (v0) w.WriteNumber("id"u8, item.Seq); else w.WriteString("id"u8, item.Id);
                 w.WriteNumber("seq"u8, item.Seq);
                 w.WriteEndObject();
             }

@@ -92,7 +92,7 @@ public static partial class EventSocketEndpoint
             }
             else
             {
-                connection = system.ActorOf(ConnectionActor.Props(region.ActorRef, id, Dialect.V1, from, transport,
+                connection = system.ActorOf(ConnectionActor.Props(region.ActorRef, id, Dialect.V1, from, new V1Sink(transport),
                     settings.Akka.Connection));
             }
             await ReceiveLoop(receiver, transport, connection);

@@ -23,6 +23,10 @@ public sealed record LimitSettings
     public TimeSpan PingInterval { get; init; } = TimeSpan.FromSeconds(20);
     /// <summary>How long a socket may leave a ping unanswered before it is dropped.</summary>
     public TimeSpan PingTimeout { get; init; } = TimeSpan.FromSeconds(20);
+    /// <summary>Engine.IO (V0) heartbeat: the server pings this often (python-engineio's default)…</summary>
+    public TimeSpan EngineIoPingInterval { get; init; } = TimeSpan.FromSeconds(25);
+    /// <summary>…and closes a client whose pong is this late.</summary>
+    public TimeSpan EngineIoPingTimeout { get; init; } = TimeSpan.FromSeconds(20);
     /// <summary>How long REST and socket calls wait for a conversation to answer (then 503).</summary>
     public TimeSpan AskTimeout { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>How long a closing socket may take to flush before it is aborted.</summary>

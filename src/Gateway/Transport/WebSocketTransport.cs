@@ -6,17 +6,17 @@ using Akka.Streams.Dsl;
 using Akka.Sync.Actors.Connections;
 using Akka.Sync.Gateway.Settings;
 using Akka.Sync.Protocol;
-using Akka.Sync.Protocol.V1;
 
 namespace Akka.Sync.Gateway.Transport;
 
 /// <summary>
-/// The outbound side of one V1 socket: a queue bounded in frames and bytes, drained by an Akka.Streams
-/// pump that writes one text message per frame. A connection actor that finds the queue full closes the
-/// socket with 1013 (slow consumer): queued frames are dropped, the close frame goes next, and the client
-/// resumes from its last event with <c>after_event_id</c>. Nothing is ever dropped silently.
+/// The outbound side of one socket, whatever its dialect: a queue bounded in frames and bytes, drained by an
+/// Akka.Streams pump that writes one text message per frame. Event frames are bounded (a full queue is a slow
+/// consumer: the caller closes with 1013, queued frames are dropped, the close frame goes next and the client
+/// resumes from its last event); control frames (state, errors, pings) always go. Nothing is dropped silently.
+/// The dialects' framing lives in <see cref="V1Sink"/> and <see cref="V0Sink"/>.
 /// </summary>
-public sealed class WebSocketTransport : IClientSink
+public sealed class WebSocketTransport
 {
     private readonly record struct Outbound(byte[]? Frame, int CloseCode, string? CloseReason);
 
@@ -53,26 +53,30 @@ public sealed class WebSocketTransport : IClientSink
             .RunWith(Sink.Ignore<Done>(), materializer);
     }
 
-    // ---- IClientSink ----
-
-    public void WriteFullState(byte[] fullState) => Enqueue(fullState);
-
-    public bool TryWriteEvent(EventEnvelope e, bool replay)
+    /// <summary>Queues an event frame within the bounds; false when the queue is full (a slow consumer).</summary>
+    public bool TryEnqueueBounded(byte[] frame)
     {
         if (IsClosing) return true;
         var frames = Interlocked.Increment(ref _frames);
-        var bytes = Interlocked.Add(ref _bytes, e.Json.Length);
+        var bytes = Interlocked.Add(ref _bytes, frame.Length);
         if (frames > _limits.MaxQueuedFrames || bytes > _limits.MaxQueuedBytes)
         {
             Interlocked.Decrement(ref _frames);
-            Interlocked.Add(ref _bytes, -e.Json.Length);
+            Interlocked.Add(ref _bytes, -frame.Length);
             return false;
         }
-        _queue.Writer.TryWrite(new Outbound(e.Json, 0, null));
+        _queue.Writer.TryWrite(new Outbound(frame, 0, null));
         return true;
     }
 
-    public void WriteError(string code, string detail) => Enqueue(V1Json.ErrorFrame(code, detail, DateTime.UtcNow));
+    /// <summary>Queues a control frame (state, error, ping): always accepted while open.</summary>
+    public void Enqueue(byte[] frame)
+    {
+        if (IsClosing) return;
+        Interlocked.Increment(ref _frames);
+        Interlocked.Add(ref _bytes, frame.Length);
+        _queue.Writer.TryWrite(new Outbound(frame, 0, null));
+    }
 
     public bool HasRoomForReplay =>
         Volatile.Read(ref _frames) < _limits.MaxQueuedFrames / 2 && Interlocked.Read(ref _bytes) < _limits.MaxQueuedBytes / 2;
@@ -109,14 +113,6 @@ public sealed class WebSocketTransport : IClientSink
         _dropQueued = true;
         _queue.Writer.TryComplete();
         ReleaseRoomWaiter();
-    }
-
-    private void Enqueue(byte[] frame)
-    {
-        if (IsClosing) return;
-        Interlocked.Increment(ref _frames);
-        Interlocked.Add(ref _bytes, frame.Length);
-        _queue.Writer.TryWrite(new Outbound(frame, 0, null));
     }
 
     private async Task<Done> SendAsync(Outbound item)

@@ -275,6 +275,85 @@ public static class V0Json
             w.WriteEndObject();
         }));
 
+    /// <summary>An agent ingest body for a V0 conversation: a JSON array of 1..max V0 events.</summary>
+    public static bool TryParseBatch(ReadOnlySpan<byte> utf8, int maxBatch, out V0Incoming[] events, out string error, out bool tooMany)
+    {
+        events = [];
+        tooMany = false;
+        JsonDocument doc;
+        try
+        {
+            doc = Parse(utf8);
+        }
+        catch (JsonException e)
+        {
+            error = $"invalid JSON: {e.Message}";
+            return false;
+        }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            if (root.ValueKind != JsonValueKind.Array) { error = "expected a JSON array of events"; return false; }
+            var count = root.GetArrayLength();
+            if (count == 0) { error = "the batch is empty"; return false; }
+            if (count > maxBatch)
+            {
+                tooMany = true;
+                error = $"a batch holds at most {maxBatch} events, got {count}";
+                return false;
+            }
+            var result = new V0Incoming[count];
+            var i = 0;
+            foreach (var item in root.EnumerateArray())
+            {
+                if (!TryParse(item, null, out result[i], out var itemError))
+                {
+                    error = $"events[{i}]: {itemError}";
+                    return false;
+                }
+                i++;
+            }
+            events = result;
+            error = "";
+            return true;
+        }
+    }
+
+    /// <summary>Whether a batch looks like V0 (its first item has action or observation rather than kind).</summary>
+    public static bool LooksLikeV0Batch(ReadOnlySpan<byte> utf8)
+    {
+        try
+        {
+            using var doc = Parse(utf8);
+            return doc.RootElement is { ValueKind: JsonValueKind.Array } a && a.GetArrayLength() > 0
+                   && a[0].ValueKind == JsonValueKind.Object && !a[0].TryGetProperty("kind", out _)
+                   && (a[0].TryGetProperty("action", out _) || a[0].TryGetProperty("observation", out _));
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The state a validated <c>change_agent_state</c> action asks for.</summary>
+    public static AgentState? RequestedAgentState(V0Incoming action)
+    {
+        if (!action.IsAction || action.Type != "change_agent_state") return null;
+        using var doc = JsonDocument.Parse(action.Body);
+        return doc.RootElement.TryGetProperty("args", out var args) && args.TryGetProperty("agent_state", out var s)
+               && AgentStateNames.TryParse(s.GetString(), out var state)
+            ? state
+            : null;
+    }
+
+    /// <summary>A user <c>MessageAction</c> with the given text (e.g. a conversation's initial message).</summary>
+    public static V0Incoming UserMessage(string text)
+    {
+        var json = JsonSerializer.Serialize(new { action = "message", args = new { content = text } });
+        using var doc = JsonDocument.Parse(json);
+        return TryParse(doc.RootElement, EventSources.User, out var e, out var error) ? e : throw new InvalidOperationException(error);
+    }
+
     // ---- replay and live rules ----
 
     /// <summary>Replay skips <c>null</c> actions and observations and <c>recall</c> actions.</summary>

@@ -147,6 +147,7 @@ public static class V1Json
         w.WriteString("created_at"u8, WireTime.ToWire(info.CreatedTicks));
         w.WriteString("updated_at"u8, WireTime.ToWire(info.UpdatedTicks));
         w.WriteString("protocol"u8, info.Dialect.ToWire());
+        if (info.AgentState is { } agentState) w.WriteString("agent_state"u8, V0.AgentStateNames.ToWire(agentState));
         w.WriteNumber("event_count"u8, info.EventCount);
     }
 

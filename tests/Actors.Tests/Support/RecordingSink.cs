@@ -29,6 +29,9 @@ public sealed class RecordingSink : IClientSink
         return true;
     }
 
+    public int ReplaysCompleted;
+    public void ReplayCompleted() => Interlocked.Increment(ref ReplaysCompleted);
+
     public void WriteError(string code, string detail) => _errors.Enqueue((code, detail));
     public bool HasRoomForReplay => !_refuse;
     public Task WhenRoomForReplay() => Task.CompletedTask;
