@@ -99,6 +99,14 @@ public sealed class TestSocket : IAsyncDisposable
         return frames;
     }
 
+    /// <summary>Reads raw text frames until the server closes (for non-JSON protocols like Engine.IO).</summary>
+    public async Task<List<string>> ReadUntilClosedRawAsync(TimeSpan? timeout = null)
+    {
+        var frames = new List<string>();
+        while (await ReceiveTextAsync(timeout) is { } text) frames.Add(text);
+        return frames;
+    }
+
     /// <summary>Reads frames until one matches, returning all read (the match last).</summary>
     public async Task<List<JsonElement>> ReceiveUntilAsync(Func<JsonElement, bool> match, TimeSpan? timeout = null)
     {
