@@ -22,7 +22,9 @@ public sealed class V0Sink(WebSocketTransport transport, string sid) : IClientSi
 
     public bool TryWriteEvent(EventEnvelope e, bool replay)
     {
-        if (replay)
+        // Only the replay before the connect ack follows the replay rules; a later repair of a gap (after the entity
+        // moved) fills in events the client would have had live, so they go out as live ones.
+        if (replay && !_connected)
         {
             if (V0Json.SkippedInReplay(e.Kind)) return true;
             if (V0Json.HeldBackInReplay(e.Kind))

@@ -1,0 +1,135 @@
+using System.Net.WebSockets;
+using System.Text;
+using Akka.Actor;
+using Akka.Streams;
+using Akka.Sync.Gateway.Settings;
+using Akka.Sync.Gateway.Transport;
+using Akka.Sync.Protocol;
+using Akka.Sync.Protocol.V0;
+using Xunit;
+
+namespace Akka.Sync.Gateway.Tests;
+
+/// <summary>The V0 framing rules in isolation, over a WebSocket that records what is sent.</summary>
+public sealed class V0SinkTests : IAsyncLifetime
+{
+    private ActorSystem _system = null!;
+    private readonly RecordingWebSocket _socket = new();
+    private WebSocketTransport _transport = null!;
+    private V0Sink _sink = null!;
+
+    public Task InitializeAsync()
+    {
+        _system = ActorSystem.Create("v0-sink-tests");
+        _transport = new WebSocketTransport(_socket, new LimitSettings());
+        _transport.Start(_system.Materializer());
+        _sink = new V0Sink(_transport, "sid1");
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync()
+    {
+        _transport.Shutdown();
+        await _transport.Completion;
+        await _system.Terminate();
+    }
+
+    private static EventEnvelope Event(long seq, V0Incoming e) =>
+        new(default, seq, seq.ToString(), e.Kind, e.Source, 0, V0Json.Compose(seq, "t", e));
+
+    /// <summary>Everything sent: closing queues the close behind what is queued, and the pump ends after it.</summary>
+    private async Task<List<string>> Sent()
+    {
+        _transport.Close(1000, "");
+        await _transport.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        return _socket.Frames.ToList();
+    }
+
+    [Fact]
+    public async Task Replay_skips_nulls_and_recalls_holds_the_last_state_then_acks_and_live_relabels()
+    {
+        var run = V0Json.UserMessage("hi");
+        _sink.TryWriteEvent(Event(1, V0Json.AgentStateChanged(AgentState.Loading)), replay: true);
+        _sink.TryWriteEvent(Event(2, run), replay: true);
+        _sink.TryWriteEvent(Event(3, V0Json.AgentStateChanged(AgentState.Running)), replay: true);
+        _sink.TryWriteEvent(Event(4, Parse("""{"action":"recall","source":"agent","args":{}}""")), replay: true);
+        _sink.TryWriteEvent(Event(5, Parse("""{"observation":"null","source":"agent"}""")), replay: true);
+        _sink.ReplayCompleted();
+        _sink.TryWriteEvent(Event(6, V0Json.AgentStateChanged(AgentState.Paused)), replay: false);
+        // A later repair replay (after the entity moved) counts as live: no holding back, relabelled.
+        _sink.TryWriteEvent(Event(7, V0Json.AgentStateChanged(AgentState.Running)), replay: true);
+
+        var frames = await Sent();
+        Assert.StartsWith("42[\"oh_event\",{\"id\":2,", frames[0]);
+        Assert.StartsWith("42[\"oh_event\",{\"id\":3,\"timestamp\":\"t\",\"source\":\"environment\"", frames[1]);
+        Assert.Equal("40{\"sid\":\"sid1\"}", frames[2]);
+        Assert.StartsWith("42[\"oh_event\",{\"id\":6,\"timestamp\":\"t\",\"source\":\"agent\"", frames[3]);
+        Assert.StartsWith("42[\"oh_event\",{\"id\":7,\"timestamp\":\"t\",\"source\":\"agent\"", frames[4]);
+        Assert.Equal(5, frames.Count);
+    }
+
+    [Fact]
+    public async Task A_refusal_before_the_ack_is_a_connect_error_and_after_it_a_server_disconnect()
+    {
+        _sink.Close(4004, "Conversation not found");
+        var frames = await Sent();
+        Assert.Equal("44{\"message\":\"Conversation not found\"}", frames[0]);
+
+        var other = new RecordingWebSocket();
+        var transport = new WebSocketTransport(other, new LimitSettings());
+        transport.Start(_system.Materializer());
+        var sink = new V0Sink(transport, "s");
+        sink.ReplayCompleted();
+        sink.Close(4004, "deleted");
+        await transport.Completion;
+        Assert.Equal(["40{\"sid\":\"s\"}", "41"], other.Frames);
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, other.CloseStatusSent);
+    }
+
+    [Fact]
+    public async Task Error_frames_are_oh_events_with_error_true()
+    {
+        _sink.WriteError("bad_frame", "nope");
+        Assert.Equal("42[\"oh_event\",{\"error\":true,\"message\":\"nope\"}]", (await Sent())[0]);
+    }
+
+    private static V0Incoming Parse(string json) =>
+        V0Json.TryParse(System.Text.Json.JsonDocument.Parse(json).RootElement, null, out var e, out var error) ? e : throw new InvalidOperationException(error);
+
+    /// <summary>A WebSocket that records the text messages and the close it is given.</summary>
+    private sealed class RecordingWebSocket : WebSocket
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _frames = new();
+        private WebSocketState _state = WebSocketState.Open;
+
+        public IReadOnlyCollection<string> Frames => _frames;
+        public WebSocketCloseStatus? CloseStatusSent { get; private set; }
+        public override WebSocketCloseStatus? CloseStatus => CloseStatusSent;
+        public override string? CloseStatusDescription => null;
+        public override WebSocketState State => _state;
+        public override string? SubProtocol => null;
+
+        public override void Abort() => _state = WebSocketState.Aborted;
+
+        public override Task CloseAsync(WebSocketCloseStatus closeStatus, string? statusDescription, CancellationToken cancellationToken) =>
+            CloseOutputAsync(closeStatus, statusDescription, cancellationToken);
+
+        public override Task CloseOutputAsync(WebSocketCloseStatus closeStatus, string? statusDescription, CancellationToken cancellationToken)
+        {
+            CloseStatusSent = closeStatus;
+            _state = WebSocketState.Closed;
+            return Task.CompletedTask;
+        }
+
+        public override void Dispose() { }
+
+        public override Task<WebSocketReceiveResult> ReceiveAsync(ArraySegment<byte> buffer, CancellationToken cancellationToken) =>
+            throw new NotSupportedException();
+
+        public override Task SendAsync(ArraySegment<byte> buffer, WebSocketMessageType messageType, bool endOfMessage, CancellationToken cancellationToken)
+        {
+            _frames.Enqueue(Encoding.UTF8.GetString(buffer));
+            return Task.CompletedTask;
+        }
+    }
+}
