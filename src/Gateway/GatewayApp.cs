@@ -1,4 +1,7 @@
+using Akka.Actor;
 using Akka.Hosting;
+using Akka.Sync.Actors.Observability;
+using OpenTelemetry.Metrics;
 using Akka.Sync.Actors.Hosting;
 using Akka.Sync.Gateway.Auth;
 using Akka.Sync.Gateway.Endpoints;
@@ -26,11 +29,22 @@ public static partial class GatewayApp
         builder.Services.AddScoped<ConversationEndpoints.Ctx>();
         builder.Services.AddSyncHealthChecks();
         builder.Services.AddAkka(settings.Akka.SystemName, (akka, _) => akka.AddAkkaSync(settings.Akka));
+        builder.Services.AddSingleton<ClusterMetrics>();
+        builder.Services.AddOpenApi();
+        builder.Services.AddCors(o => o.AddDefaultPolicy(p => p
+            .SetIsOriginAllowed(settings.Cors.IsAllowed)
+            .AllowAnyHeader()
+            .AllowAnyMethod()));
+        builder.Services.AddOpenTelemetry().WithMetrics(m => m
+            .AddMeter(SyncMetrics.MeterName, ClusterMetrics.MeterName)
+            .AddPrometheusExporter());
 
         var app = builder.Build();
+        app.Lifetime.ApplicationStarted.Register(() => app.Services.GetRequiredService<ClusterMetrics>());
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Akka.Sync.Gateway");
         if (settings.SessionApiKeys.Length == 0)
             LogOpenServer(log);
+        app.UseCors();
         app.UseWebSockets();
         app.Use(async (http, next) =>
         {
@@ -39,10 +53,29 @@ public static partial class GatewayApp
             LogRequest(log, http.Request.Method, ApiKeys.Mask(http.Request.Path + http.Request.QueryString), http.Response.StatusCode);
         });
         app.MapHealth();
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapEventSocket();
         app.MapSocketIo();
         app.MapConversationApi();
         return app;
+    }
+
+    /// <summary>Cluster membership as a gauge, by member status, read when scraped (one meter per server instance).</summary>
+    private sealed class ClusterMetrics : IDisposable
+    {
+        public const string MeterName = "Akka.Sync.Cluster";
+        private readonly System.Diagnostics.Metrics.Meter _meter = new(MeterName);
+
+        public ClusterMetrics(ActorSystem system) =>
+            _meter.CreateObservableGauge("akka_sync.cluster.members", () =>
+                Akka.Cluster.Cluster.Get(system).State.Members
+                    .GroupBy(m => m.Status)
+                    .Select(g => new System.Diagnostics.Metrics.Measurement<long>(g.Count(),
+                        new KeyValuePair<string, object?>("status", g.Key.ToString().ToLowerInvariant()))),
+                "{member}", "Cluster members by status");
+
+        public void Dispose() => _meter.Dispose();
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "No session API keys are configured: every route and socket is open. Set Auth:SessionApiKeys or SESSION_API_KEY outside local use.")]

@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Akka.Event;
+using Akka.Sync.Actors.Observability;
 using Akka.Sync.Protocol;
 using static Akka.Sync.Protocol.ConversationSubscription;
 
@@ -35,6 +36,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
     private long _replayTarget;
     private bool _sentFullState;
     private bool _replayCompleted;
+    private readonly long _subscribedAt = System.Diagnostics.Stopwatch.GetTimestamp();
 
     public IStash Stash { get; set; } = null!;
     public ITimerScheduler Timers { get; set; } = null!;
@@ -107,6 +109,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
             {
                 _replayCompleted = true;
                 _sink.ReplayCompleted();
+                SyncMetrics.ReplayDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(_subscribedAt).TotalSeconds);
             }
             Become(Live);
             Stash.UnstashAll();
@@ -231,6 +234,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
         }
         if (!_sink.TryWriteEvent(e, replay))
         {
+            SyncMetrics.SlowConsumerCloses.Add(1);
             Close(CloseCodes.TryAgainLater, "slow consumer");
             return false;
         }

@@ -3,6 +3,7 @@ using Akka.Cluster.Sharding;
 using Akka.Event;
 using Akka.Persistence;
 using Akka.Sync.Actors.Agents;
+using Akka.Sync.Actors.Observability;
 using Akka.Sync.Protocol;
 using Akka.Sync.Protocol.V0;
 using Akka.Sync.Protocol.V1;
@@ -233,9 +234,11 @@ public sealed class ConversationActor : ReceivePersistentActor
             _ => (object)new CommandResult(ResultCode.Unavailable, "journal unavailable"),
         };
         _awaiting.Enqueue((replyTo, failure));
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         if (events.Count > 0) PersistAllAsync(events, ApplyDurable);
         DeferAsync(reply, r =>
         {
+            if (events.Count > 0) RecordWrite(events, started);
             // This batch and every earlier one are durable: reply, then publish, in that order.
             _awaiting.Dequeue();
             UpdateDirectory(events);
@@ -243,6 +246,26 @@ public sealed class ConversationActor : ReceivePersistentActor
             Publish(events);
             AfterDurable(events);
         });
+    }
+
+    private void RecordWrite(IReadOnlyList<object> events, long started)
+    {
+        SyncMetrics.JournalWriteLatency.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
+        var appended = events.Count(e => e is EventEnvelope);
+        if (appended > 0)
+            SyncMetrics.EventsAppended.Add(appended, new KeyValuePair<string, object?>("dialect", _state.Dialect.ToWire()));
+    }
+
+    protected override void PreStart()
+    {
+        SyncMetrics.ConversationsActive.Add(1);
+        base.PreStart();
+    }
+
+    protected override void PostStop()
+    {
+        SyncMetrics.ConversationsActive.Add(-1);
+        base.PostStop();
     }
 
     /// <summary>Applies one durable event: state, index and tail (publishing waits for the reply).</summary>

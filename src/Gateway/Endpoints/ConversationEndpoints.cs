@@ -3,6 +3,7 @@ using System.Text.Json;
 using Akka.Actor;
 using Akka.Hosting;
 using Akka.Sync.Actors.Conversations;
+using Akka.Sync.Actors.Observability;
 using Akka.Sync.Gateway.Auth;
 using Akka.Sync.Gateway.Settings;
 using Akka.Sync.Protocol;
@@ -69,20 +70,24 @@ public static class ConversationEndpoints
         private string? Key => http.Request.Headers[EventSocketEndpoint.HeaderName].FirstOrDefault();
 
         public IResult? AuthorizeServer() =>
-            keys.ForServer(Key) == AuthOutcome.Denied ? Error(401, "a valid X-Session-API-Key is required") : null;
+            keys.ForServer(Key) == AuthOutcome.Denied ? Denied() : null;
 
         public async Task<IResult?> Authorize(ConversationId id)
         {
             try
             {
-                return await keys.ForConversation(Key, id, Limits.AskTimeout) == AuthOutcome.Denied
-                    ? Error(401, "a valid X-Session-API-Key is required")
-                    : null;
+                return await keys.ForConversation(Key, id, Limits.AskTimeout) == AuthOutcome.Denied ? Denied() : null;
             }
             catch (AskTimeoutException)
             {
                 return Error(503, "the conversation did not answer in time; try again");
             }
+        }
+
+        private static IResult Denied()
+        {
+            SyncMetrics.AuthFailures.Add(1, new KeyValuePair<string, object?>("surface", "rest"));
+            return Error(401, "a valid X-Session-API-Key is required");
         }
 
         /// <summary>Parses the route id and checks the key for it; the error result otherwise.</summary>

@@ -6,6 +6,7 @@ using Akka.Streams;
 using Akka.Sync.Actors.Connections;
 using Akka.Sync.Actors.Conversations;
 using Akka.Sync.Actors.Hosting;
+using Akka.Sync.Actors.Observability;
 using Akka.Sync.Gateway.Auth;
 using Akka.Sync.Gateway.Settings;
 using Akka.Sync.Gateway.Transport;
@@ -22,6 +23,7 @@ namespace Akka.Sync.Gateway.Endpoints;
 public static partial class EventSocketEndpoint
 {
     public const string HeaderName = "X-Session-API-Key";
+    private static readonly KeyValuePair<string, object?> V1Tag = new("dialect", "v1");
 
     public static IEndpointRouteBuilder MapEventSocket(this IEndpointRouteBuilder app)
     {
@@ -60,6 +62,7 @@ public static partial class EventSocketEndpoint
             }
             if (outcome == AuthOutcome.Denied)
             {
+                SyncMetrics.AuthFailures.Add(1, new KeyValuePair<string, object?>("surface", "v1_socket"));
                 LogAuthRejected(log, validId ? id.Hex : "(invalid)");
                 await Problem(http, 403, "Authentication failed");
                 return;
@@ -73,9 +76,11 @@ public static partial class EventSocketEndpoint
             KeepAliveInterval = settings.Limits.PingInterval,
             KeepAliveTimeout = settings.Limits.PingTimeout,
         });
-        var transport = new WebSocketTransport(socket, settings.Limits);
+        var transport = new WebSocketTransport(socket, settings.Limits, "v1");
         transport.Start(system.Materializer());
         var connectionId = http.TraceIdentifier;
+        using var scope = log.BeginScope(new Dictionary<string, object> { ["ConversationId"] = validId ? id.Hex : "-", ["ConnectionId"] = connectionId });
+        SyncMetrics.SocketsOpen.Add(1, V1Tag);
         LogOpened(log, connectionId, validId ? id.Hex : conversationId, from.Kind.ToString());
         var receiver = new FrameReader(socket, settings.Limits.MaxFrameBytes);
         IActorRef? connection = null;
@@ -87,6 +92,7 @@ public static partial class EventSocketEndpoint
             }
             else if (!authenticated && !await AuthenticateFirstFrame(receiver, transport, keys, id, settings))
             {
+                SyncMetrics.AuthFailures.Add(1, new KeyValuePair<string, object?>("surface", "v1_socket"));
                 LogAuthRejected(log, id.Hex);
                 transport.Close(CloseCodes.AuthenticationFailed, "Authentication failed");
             }
@@ -100,6 +106,7 @@ public static partial class EventSocketEndpoint
         finally
         {
             if (connection is not null) system.Stop(connection);
+            SyncMetrics.SocketsOpen.Add(-1, V1Tag);
             transport.Shutdown();
             await transport.Completion.ConfigureAwait(false);
             if (socket.State != WebSocketState.Closed) socket.Abort();

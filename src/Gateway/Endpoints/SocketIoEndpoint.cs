@@ -5,6 +5,7 @@ using Akka.Hosting;
 using Akka.Streams;
 using Akka.Sync.Actors.Connections;
 using Akka.Sync.Actors.Conversations;
+using Akka.Sync.Actors.Observability;
 using Akka.Sync.Gateway.Auth;
 using Akka.Sync.Gateway.Settings;
 using Akka.Sync.Gateway.Transport;
@@ -61,7 +62,8 @@ public static partial class SocketIoEndpoint
     private sealed partial class Session(HttpContext http, WebSocket socket, GatewaySettings settings, ApiKeys keys,
         ActorSystem system, IActorRef region, ILogger log)
     {
-        private readonly WebSocketTransport _transport = new(socket, settings.Limits);
+        private readonly WebSocketTransport _transport = new(socket, settings.Limits, "v0");
+        private static readonly KeyValuePair<string, object?> V0Tag = new("dialect", "v0");
         private readonly string _engineSid = EngineIo.NewSid();
         private V0Sink? _sink;
         private IActorRef? _connection;
@@ -74,6 +76,8 @@ public static partial class SocketIoEndpoint
         public async Task RunAsync()
         {
             _transport.Start(system.Materializer());
+            using var scope = log.BeginScope(new Dictionary<string, object> { ["ConnectionId"] = _engineSid });
+            SyncMetrics.SocketsOpen.Add(1, V0Tag);
             _transport.Enqueue(EngineIo.Open(_engineSid, PingIntervalMs, PingTimeoutMs, settings.Limits.MaxFrameBytes));
             using var stop = new CancellationTokenSource();
             var heartbeat = HeartbeatAsync(stop.Token);
@@ -87,6 +91,7 @@ public static partial class SocketIoEndpoint
                 await stop.CancelAsync();
                 await heartbeat;
                 if (_connection is not null) system.Stop(_connection);
+                SyncMetrics.SocketsOpen.Add(-1, V0Tag);
                 _transport.Shutdown();
                 await _transport.Completion.ConfigureAwait(false);
                 if (socket.State != WebSocketState.Closed) socket.Abort();
@@ -229,6 +234,7 @@ public static partial class SocketIoEndpoint
                 }
                 if (outcome == AuthOutcome.Denied)
                 {
+                    SyncMetrics.AuthFailures.Add(1, new KeyValuePair<string, object?>("surface", "socketio"));
                     LogAuthRejected(log, id.Hex);
                     sink.Close(CloseCodes.AuthenticationFailed, "invalid_session_api_key");
                     return;

@@ -40,12 +40,27 @@ public sealed record AgentSettings
     public TimeSpan DemoStepDelay { get; init; } = TimeSpan.FromMilliseconds(300);
 }
 
+/// <summary>Which browser origins may call the REST API (the OpenHands frontend runs on its own origin).</summary>
+public sealed record CorsSettings
+{
+    /// <summary>Exact origins allowed, e.g. <c>https://app.example.com</c>. Empty and no loopback: CORS closed.</summary>
+    public string[] AllowedOrigins { get; init; } = [];
+    /// <summary>Allow any <c>http(s)://localhost|127.0.0.1|[::1]:port</c> origin (on in the embedded appsettings.json).</summary>
+    public bool AllowLoopbackOrigins { get; init; }
+
+    public bool IsAllowed(string origin) =>
+        AllowedOrigins.Contains(origin, StringComparer.OrdinalIgnoreCase)
+        || AllowLoopbackOrigins && Uri.TryCreate(origin, UriKind.Absolute, out var uri)
+           && uri.Scheme is "http" or "https" && uri.IsLoopback;
+}
+
 /// <summary>All settings, bound once from configuration (appsettings, env with __, command line).</summary>
 public sealed record GatewaySettings(
     LimitSettings Limits,
     AgentSettings Agent,
     string[] SessionApiKeys,
-    AkkaSyncOptions Akka)
+    AkkaSyncOptions Akka,
+    CorsSettings Cors)
 {
     public static GatewaySettings From(IConfiguration config, string contentRoot)
     {
@@ -81,6 +96,11 @@ public sealed record GatewaySettings(
             Connection = ConnectionSettings.Default with { RequestTimeout = limits.AskTimeout },
             HoconFile = Path.Combine(AppContext.BaseDirectory, "akka.hocon"),
         };
-        return new GatewaySettings(limits, agent, keys, akka);
+        var cors = new CorsSettings
+        {
+            AllowedOrigins = config.GetSection("Cors:AllowedOrigins").Get<string[]>() ?? [],
+            AllowLoopbackOrigins = config.GetValue("Cors:AllowLoopbackOrigins", false),
+        };
+        return new GatewaySettings(limits, agent, keys, akka, cors);
     }
 }

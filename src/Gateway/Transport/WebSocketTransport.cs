@@ -4,6 +4,7 @@ using Akka;
 using Akka.Streams;
 using Akka.Streams.Dsl;
 using Akka.Sync.Actors.Connections;
+using Akka.Sync.Actors.Observability;
 using Akka.Sync.Gateway.Settings;
 using Akka.Sync.Protocol;
 
@@ -31,10 +32,13 @@ public sealed class WebSocketTransport
     private int _closing;
     private volatile bool _dropQueued;
 
-    public WebSocketTransport(WebSocket socket, LimitSettings limits)
+    private readonly KeyValuePair<string, object?> _dialectTag;
+
+    public WebSocketTransport(WebSocket socket, LimitSettings limits, string dialect = "v1")
     {
         _socket = socket;
         _limits = limits;
+        _dialectTag = new KeyValuePair<string, object?>("dialect", dialect);
     }
 
     /// <summary>Completes when the pump has stopped (close sent, socket gone, or shut down).</summary>
@@ -127,6 +131,7 @@ public sealed class WebSocketTransport
                 {
                     await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, _abort.Token);
                     FramesSent++;
+                    SyncMetrics.FramesSent.Add(1, _dialectTag);
                 }
                 if (_roomWaiter is not null && HasRoomForReplay) ReleaseRoomWaiter();
             }

@@ -1,0 +1,43 @@
+using System.Diagnostics.Metrics;
+
+namespace Akka.Sync.Actors.Observability;
+
+/// <summary>
+/// The server's own instruments (System.Diagnostics.Metrics, meter <c>Akka.Sync</c>), exported by the Gateway through
+/// OpenTelemetry to Prometheus at <c>/metrics</c>. Static so actors and the Gateway record without plumbing.
+/// </summary>
+public static class SyncMetrics
+{
+    public const string MeterName = "Akka.Sync";
+    private static readonly Meter Meter = new(MeterName);
+
+    public static readonly UpDownCounter<long> SocketsOpen =
+        Meter.CreateUpDownCounter<long>("akka_sync.sockets.open", "{socket}", "Open client sockets, by dialect");
+
+    public static readonly UpDownCounter<long> ConversationsActive =
+        Meter.CreateUpDownCounter<long>("akka_sync.conversations.active", "{conversation}", "Conversation entities alive on this node");
+
+    public static readonly Counter<long> EventsAppended =
+        Meter.CreateCounter<long>("akka_sync.events.appended", "{event}", "Events durably appended to conversation logs");
+
+    public static readonly Counter<long> FramesSent =
+        Meter.CreateCounter<long>("akka_sync.frames.sent", "{frame}", "WebSocket frames written to clients");
+
+    /// <summary>Latency buckets in seconds, from half a millisecond to ten seconds.</summary>
+    private static readonly InstrumentAdvice<double> Seconds = new()
+    {
+        HistogramBucketBoundaries = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    };
+
+    public static readonly Histogram<double> ReplayDuration =
+        Meter.CreateHistogram("akka_sync.replay.duration", "s", "From subscription to the end of a socket's replay", tags: null, advice: Seconds);
+
+    public static readonly Counter<long> SlowConsumerCloses =
+        Meter.CreateCounter<long>("akka_sync.slow_consumer.closes", "{socket}", "Sockets closed for not reading (1013)");
+
+    public static readonly Counter<long> AuthFailures =
+        Meter.CreateCounter<long>("akka_sync.auth.failures", "{request}", "Requests and sockets refused for a missing or wrong key");
+
+    public static readonly Histogram<double> JournalWriteLatency =
+        Meter.CreateHistogram("akka_sync.journal.write.latency", "s", "From a conversation's persist call to the write being durable", tags: null, advice: Seconds);
+}
