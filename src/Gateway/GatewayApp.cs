@@ -16,7 +16,12 @@ public static partial class GatewayApp
         Action<WebApplicationBuilder>? customize = null)
     {
         // appsettings.json ships beside the binary; relative paths in settings (./data) follow the working directory.
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = AppContext.BaseDirectory,
+            WebRootPath = Path.Combine(AppContext.BaseDirectory, "wwwroot"),
+        });
         configure?.Invoke(builder.Configuration);
         customize?.Invoke(builder);
         // The embedded default listens on 127.0.0.1:8000; --urls / ASPNETCORE_URLS / "urls" override it.
@@ -45,6 +50,8 @@ public static partial class GatewayApp
         if (settings.SessionApiKeys.Length == 0)
             LogOpenServer(log);
         app.UseCors();
+        app.UseDefaultFiles();   // the inspector page at /
+        app.UseStaticFiles();
         app.UseWebSockets();
         app.Use(async (http, next) =>
         {

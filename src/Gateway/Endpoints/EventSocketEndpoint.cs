@@ -146,7 +146,8 @@ public static partial class EventSocketEndpoint
             switch (frame.Kind)
             {
                 case FrameKind.Closed:
-                    transport.Close(CloseCodes.Normal, "");
+                    // Echo the client's close code, as RFC 6455 asks.
+                    transport.Close(receiver.ClientCloseCode ?? CloseCodes.Normal, "");
                     return;
                 case FrameKind.Gone:
                     return;
@@ -238,6 +239,9 @@ public sealed class FrameReader(WebSocket socket, int maxBytes)
 
     public long MessagesRead { get; private set; }
 
+    /// <summary>The close code the client sent, once it closed.</summary>
+    public int? ClientCloseCode { get; private set; }
+
     public async Task<InboundFrame> ReadAsync()
     {
         if (Pending is { } pending)
@@ -251,7 +255,11 @@ public sealed class FrameReader(WebSocket socket, int maxBytes)
             while (true)
             {
                 var result = await socket.ReceiveAsync(_buffer, CancellationToken.None);
-                if (result.MessageType == WebSocketMessageType.Close) return new InboundFrame(FrameKind.Closed, []);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    ClientCloseCode = result.CloseStatus is { } code ? (int)code : null;
+                    return new InboundFrame(FrameKind.Closed, []);
+                }
                 if (message.WrittenCount + result.Count > maxBytes) return new InboundFrame(FrameKind.TooBig, []);
                 message.Write(_buffer.AsSpan(0, result.Count));
                 if (!result.EndOfMessage) continue;

@@ -130,7 +130,7 @@ public static partial class SocketIoEndpoint
                 switch (frame.Kind)
                 {
                     case FrameKind.Closed:
-                        _transport.Close(CloseCodes.Normal, "");
+                        _transport.Close(reader.ClientCloseCode ?? CloseCodes.Normal, "");
                         return;
                     case FrameKind.Gone:
                         return;
