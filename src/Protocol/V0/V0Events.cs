@@ -46,18 +46,7 @@ public static class V0Json
             w.WriteString(e.IsAction ? "action"u8 : "observation"u8, e.Type);
             w.Flush();
         }
-        var fields = e.Body.AsSpan(1, e.Body.Length - 2); // body is "{…}"
-        var result = new byte[buffer.WrittenCount + (fields.Length > 0 ? fields.Length + 1 : 0) + 1];
-        buffer.WrittenSpan.CopyTo(result);
-        var at = buffer.WrittenCount;
-        if (fields.Length > 0)
-        {
-            result[at++] = (byte)',';
-            fields.CopyTo(result.AsSpan(at));
-            at += fields.Length;
-        }
-        result[at] = (byte)'}';
-        return result;
+        return JsonBatch.Splice(buffer.WrittenSpan, e.Body);
     }
 
     /// <summary>
@@ -276,48 +265,9 @@ public static class V0Json
         }));
 
     /// <summary>An agent ingest body for a V0 conversation: a JSON array of 1..max V0 events.</summary>
-    public static bool TryParseBatch(ReadOnlySpan<byte> utf8, int maxBatch, out V0Incoming[] events, out string error, out bool tooMany)
-    {
-        events = [];
-        tooMany = false;
-        JsonDocument doc;
-        try
-        {
-            doc = Parse(utf8);
-        }
-        catch (JsonException e)
-        {
-            error = $"invalid JSON: {e.Message}";
-            return false;
-        }
-        using (doc)
-        {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Array) { error = "expected a JSON array of events"; return false; }
-            var count = root.GetArrayLength();
-            if (count == 0) { error = "the batch is empty"; return false; }
-            if (count > maxBatch)
-            {
-                tooMany = true;
-                error = $"a batch holds at most {maxBatch} events, got {count}";
-                return false;
-            }
-            var result = new V0Incoming[count];
-            var i = 0;
-            foreach (var item in root.EnumerateArray())
-            {
-                if (!TryParse(item, null, out result[i], out var itemError))
-                {
-                    error = $"events[{i}]: {itemError}";
-                    return false;
-                }
-                i++;
-            }
-            events = result;
-            error = "";
-            return true;
-        }
-    }
+    public static bool TryParseBatch(ReadOnlySpan<byte> utf8, int maxBatch, out V0Incoming[] events, out string error, out bool tooMany) =>
+        JsonBatch.TryParse(utf8, maxBatch, (JsonElement item, out V0Incoming e, out string err) => TryParse(item, null, out e, out err),
+            out events, out error, out tooMany);
 
     /// <summary>Whether a batch looks like V0 (its first item has action or observation rather than kind).</summary>
     public static bool LooksLikeV0Batch(ReadOnlySpan<byte> utf8)
@@ -405,6 +355,4 @@ public static class V0Json
     }
 
     public static JsonDocument Parse(ReadOnlySpan<byte> utf8) => JsonDocument.Parse(utf8.ToArray(), DocOptions);
-
-    internal static string Utf8(ReadOnlySpan<byte> b) => Encoding.UTF8.GetString(b);
 }

@@ -184,54 +184,18 @@ public static class V1Inbound
     public static bool TryParseIngestBatch(ReadOnlySpan<byte> utf8, int maxBatch, out IncomingEvent[] events, out string error)
         => TryParseIngestBatch(utf8, maxBatch, out events, out error, out _);
 
-    /// <summary>As above; <paramref name="tooMany"/> tells a batch over the size bound (413) from a bad one (400).</summary>
+    /// <summary>As above; <paramref name="tooMany"/> tells a batch over the size bound (413) from a bad one (400).
+    /// Ids must also be unique within the batch.</summary>
     public static bool TryParseIngestBatch(ReadOnlySpan<byte> utf8, int maxBatch, out IncomingEvent[] events, out string error, out bool tooMany)
     {
-        events = [];
-        tooMany = false;
-        JsonDocument doc;
-        try
+        var seenIds = new HashSet<string>();
+        return JsonBatch.TryParse(utf8, maxBatch, (JsonElement item, out IncomingEvent e, out string err) =>
         {
-            doc = JsonDocument.Parse(utf8.ToArray(), DocOptions);
-        }
-        catch (JsonException e)
-        {
-            error = $"invalid JSON: {Short(e.Message)}";
+            if (!TryParseIncomingEvent(item, out e, out err)) return false;
+            if (e.Id is null || seenIds.Add(e.Id)) return true;
+            err = $"id {e.Id} appears twice in the batch";
             return false;
-        }
-        using (doc)
-        {
-            var root = doc.RootElement;
-            if (root.ValueKind != JsonValueKind.Array) { error = "expected a JSON array of events"; return false; }
-            var count = root.GetArrayLength();
-            if (count == 0) { error = "the batch is empty"; return false; }
-            if (count > maxBatch)
-            {
-                tooMany = true;
-                error = $"a batch holds at most {maxBatch} events, got {count}";
-                return false;
-            }
-            var result = new IncomingEvent[count];
-            var seenIds = new HashSet<string>();
-            var i = 0;
-            foreach (var item in root.EnumerateArray())
-            {
-                if (!TryParseIncomingEvent(item, out var e, out var itemError))
-                {
-                    error = $"events[{i}]: {itemError}";
-                    return false;
-                }
-                if (e.Id is not null && !seenIds.Add(e.Id))
-                {
-                    error = $"events[{i}]: id {e.Id} appears twice in the batch";
-                    return false;
-                }
-                result[i++] = e;
-            }
-            events = result;
-            error = "";
-            return true;
-        }
+        }, out events, out error, out tooMany);
     }
 
     public static bool TryParseIncomingEvent(JsonElement item, out IncomingEvent incoming, out string error)

@@ -33,22 +33,7 @@ public static class V1Json
             w.WriteString("source"u8, source);
             w.Flush();
         }
-        // body is "{...}": drop its '{' and let its '}' close ours.
-        var inner = body.Trim(" \t\r\n"u8);
-        if (inner.Length < 2 || inner[0] != (byte)'{' || inner[^1] != (byte)'}')
-            throw new ArgumentException("body must be a JSON object", nameof(body));
-        var fields = inner[1..^1].Trim(" \t\r\n"u8);
-        var result = new byte[buffer.WrittenCount + (fields.Length > 0 ? fields.Length + 1 : 0) + 1];
-        buffer.WrittenSpan.CopyTo(result);
-        var at = buffer.WrittenCount;
-        if (fields.Length > 0)
-        {
-            result[at++] = (byte)',';
-            fields.CopyTo(result.AsSpan(at));
-            at += fields.Length;
-        }
-        result[at] = (byte)'}';
-        return result;
+        return JsonBatch.Splice(buffer.WrittenSpan, body);
     }
 
     public static byte[] Write(Action<Utf8JsonWriter> write)
