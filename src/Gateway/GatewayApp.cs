@@ -30,6 +30,8 @@ public static partial class GatewayApp
 
         builder.Services.AddSingleton(settings);
         builder.Services.AddSingleton<ApiKeys>();
+        builder.Services.AddSingleton<FailedAuthLimiter>();
+        builder.Services.AddSingleton<Transport.SocketBudget>();
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddScoped<ConversationEndpoints.Ctx>();
         builder.Services.AddSyncHealthChecks();

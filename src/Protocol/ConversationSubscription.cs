@@ -32,6 +32,8 @@ public enum RefusalReason
     WrongProtocol = 2,
     /// <summary>The conversation was deleted while the subscriber was attached.</summary>
     Deleted = 3,
+    /// <summary>The conversation already has as many sockets as it may.</summary>
+    TooManySubscribers = 4,
 }
 
 /// <summary>

@@ -247,6 +247,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
         switch (reason)
         {
             case RefusalReason.UnknownAfterEventId: Close(CloseCodes.UnknownAfterEventId, "unknown after_event_id"); break;
+            case RefusalReason.TooManySubscribers: Close(CloseCodes.TryAgainLater, "too many sockets on this conversation"); break;
             case RefusalReason.WrongProtocol: Close(CloseCodes.NotFound, $"wrong protocol: conversation is {(_dialect == Dialect.V1 ? "v0" : "v1")}"); break;
             default: Close(CloseCodes.NotFound, "Conversation not found"); break;
         }

@@ -411,6 +411,11 @@ public sealed class ConversationActor : ReceivePersistentActor
             _ => null,
         };
         if (after is null) { Sender.Tell(new Refused(_id, RefusalReason.UnknownAfterEventId)); return; }
+        if (!_subscribers.Contains(s.Subscriber) && _subscribers.Count >= _settings.MaxSubscribers)
+        {
+            Sender.Tell(new Refused(_id, RefusalReason.TooManySubscribers));
+            return;
+        }
         if (_subscribers.Add(s.Subscriber))
             Context.WatchWith(s.Subscriber, new SubscriberTerminated(s.Subscriber));
         // Everything after _publishedSeq will be published to the new subscriber; the rest it reads as replay.
@@ -468,7 +473,8 @@ public sealed record ConversationSettings(
     bool DemoAgent = true,
     TimeSpan DemoStepDelay = default,
     TimeSpan IdleTimeout = default,
-    TimeSpan AbsentIdleTimeout = default)
+    TimeSpan AbsentIdleTimeout = default,
+    int MaxSubscribers = 1000)
 {
     public static ConversationSettings Default { get; } = new(
         DemoStepDelay: TimeSpan.FromMilliseconds(300),

@@ -58,7 +58,7 @@ public static class ConversationEndpoints
 
     /// <summary>What every handler needs, resolved once per request.</summary>
     public sealed class Ctx(IHttpContextAccessor accessor, GatewaySettings settings, ApiKeys keys, IRequiredActor<ConversationRegion> region,
-        IRequiredActor<ConversationDirectoryKey> directory)
+        IRequiredActor<ConversationDirectoryKey> directory, FailedAuthLimiter limiter)
     {
         private readonly HttpContext http = accessor.HttpContext ?? throw new InvalidOperationException("no request");
         public HttpContext Http => http;
@@ -69,11 +69,17 @@ public static class ConversationEndpoints
         public IActorRef Directory => directory.ActorRef;
         private string? Key => http.Request.Headers[EventSocketEndpoint.HeaderName].FirstOrDefault();
 
-        public IResult? AuthorizeServer() =>
-            keys.ForServer(Key) == AuthOutcome.Denied ? Denied() : null;
+        public IResult? AuthorizeServer()
+        {
+            if (keys.IsOpen) return null;
+            if (limiter.IsBlocked(http)) return TooMany();
+            return keys.ForServer(Key) == AuthOutcome.Denied ? Denied() : null;
+        }
 
         public async Task<IResult?> Authorize(ConversationId id)
         {
+            if (keys.IsOpen) return null;
+            if (limiter.IsBlocked(http)) return TooMany();
             try
             {
                 return await keys.ForConversation(Key, id, Limits.AskTimeout) == AuthOutcome.Denied ? Denied() : null;
@@ -84,10 +90,17 @@ public static class ConversationEndpoints
             }
         }
 
-        private static IResult Denied()
+        private IResult Denied()
         {
             SyncMetrics.AuthFailures.Add(1, new KeyValuePair<string, object?>("surface", "rest"));
+            limiter.Failed(http);
             return Error(401, "a valid X-Session-API-Key is required");
+        }
+
+        private IResult TooMany()
+        {
+            http.Response.Headers.RetryAfter = "60";
+            return Error(429, FailedAuthLimiter.Detail);
         }
 
         /// <summary>Parses the route id and checks the key for it; the error result otherwise.</summary>

@@ -32,7 +32,8 @@ public static partial class EventSocketEndpoint
     }
 
     private static async Task Handle(HttpContext http, string conversationId, GatewaySettings settings, ApiKeys keys,
-        ActorSystem system, IRequiredActor<ConversationRegion> region, ILoggerFactory loggers)
+        ActorSystem system, IRequiredActor<ConversationRegion> region, ILoggerFactory loggers, FailedAuthLimiter limiter,
+        SocketBudget budget)
     {
         var log = loggers.CreateLogger("Akka.Sync.Gateway.EventSocket");
         if (!http.WebSockets.IsWebSocketRequest)
@@ -43,6 +44,12 @@ public static partial class EventSocketEndpoint
         if (!TryParseReplay(http.Request.Query, out var from, out var replayError))
         {
             await Problem(http, 400, replayError);
+            return;
+        }
+        if (!keys.IsOpen && limiter.IsBlocked(http))
+        {
+            http.Response.Headers.RetryAfter = "60";
+            await Problem(http, 429, FailedAuthLimiter.Detail);
             return;
         }
         var key = http.Request.Query["session_api_key"].FirstOrDefault() ?? http.Request.Headers[HeaderName].FirstOrDefault();
@@ -63,6 +70,7 @@ public static partial class EventSocketEndpoint
             if (outcome == AuthOutcome.Denied)
             {
                 SyncMetrics.AuthFailures.Add(1, new KeyValuePair<string, object?>("surface", "v1_socket"));
+                limiter.Failed(http);
                 LogAuthRejected(log, validId ? id.Hex : "(invalid)");
                 await Problem(http, 403, "Authentication failed");
                 return;
@@ -84,15 +92,21 @@ public static partial class EventSocketEndpoint
         LogOpened(log, connectionId, validId ? id.Hex : conversationId, from.Kind.ToString());
         var receiver = new FrameReader(socket, settings.Limits.MaxFrameBytes);
         IActorRef? connection = null;
+        var slot = budget.TryTake();
         try
         {
-            if (!validId)
+            if (!slot)
+            {
+                transport.Close(CloseCodes.TryAgainLater, SocketBudget.FullReason);
+            }
+            else if (!validId)
             {
                 transport.Close(CloseCodes.NotFound, "Conversation not found");
             }
             else if (!authenticated && !await AuthenticateFirstFrame(receiver, transport, keys, id, settings))
             {
                 SyncMetrics.AuthFailures.Add(1, new KeyValuePair<string, object?>("surface", "v1_socket"));
+                limiter.Failed(http);
                 LogAuthRejected(log, id.Hex);
                 transport.Close(CloseCodes.AuthenticationFailed, "Authentication failed");
             }
@@ -106,6 +120,7 @@ public static partial class EventSocketEndpoint
         finally
         {
             if (connection is not null) system.Stop(connection);
+            if (slot) budget.Release();
             SyncMetrics.SocketsOpen.Add(-1, V1Tag);
             transport.Shutdown();
             await transport.Completion.ConfigureAwait(false);

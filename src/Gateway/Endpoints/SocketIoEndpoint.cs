@@ -29,7 +29,7 @@ public static partial class SocketIoEndpoint
     }
 
     private static async Task Handle(HttpContext http, GatewaySettings settings, ApiKeys keys, ActorSystem system,
-        IRequiredActor<ConversationRegion> region, ILoggerFactory loggers)
+        IRequiredActor<ConversationRegion> region, ILoggerFactory loggers, FailedAuthLimiter limiter, SocketBudget budget)
     {
         var query = http.Request.Query;
         if (query["EIO"].FirstOrDefault() != "4")
@@ -48,8 +48,20 @@ public static partial class SocketIoEndpoint
             return;
         }
         using var socket = await http.WebSockets.AcceptWebSocketAsync();
-        var session = new Session(http, socket, settings, keys, system, region.ActorRef, loggers.CreateLogger("Akka.Sync.Gateway.SocketIo"));
-        await session.RunAsync();
+        if (!budget.TryTake())
+        {
+            await socket.CloseOutputAsync((WebSocketCloseStatus)CloseCodes.TryAgainLater, SocketBudget.FullReason, CancellationToken.None);
+            return;
+        }
+        try
+        {
+            var session = new Session(http, socket, settings, keys, limiter, system, region.ActorRef, loggers.CreateLogger("Akka.Sync.Gateway.SocketIo"));
+            await session.RunAsync();
+        }
+        finally
+        {
+            budget.Release();
+        }
     }
 
     private static Task Refuse(HttpContext http, int code, string message)
@@ -60,7 +72,7 @@ public static partial class SocketIoEndpoint
 
     /// <summary>One Engine.IO connection and its Socket.IO session on the default namespace.</summary>
     private sealed partial class Session(HttpContext http, WebSocket socket, GatewaySettings settings, ApiKeys keys,
-        ActorSystem system, IActorRef region, ILogger log)
+        FailedAuthLimiter limiter, ActorSystem system, IActorRef region, ILogger log)
     {
         private readonly WebSocketTransport _transport = new(socket, settings.Limits, "v0");
         private static readonly KeyValuePair<string, object?> V0Tag = new("dialect", "v0");
@@ -218,6 +230,11 @@ public static partial class SocketIoEndpoint
                 return;
             }
             _conversation = id.Hex;
+            if (!keys.IsOpen && limiter.IsBlocked(http))
+            {
+                sink.Close(CloseCodes.AuthenticationFailed, FailedAuthLimiter.Detail);
+                return;
+            }
             if (!keys.IsOpen)
             {
                 var key = query["session_api_key"].FirstOrDefault() is { Length: > 0 } k && k != "null"
@@ -235,6 +252,7 @@ public static partial class SocketIoEndpoint
                 if (outcome == AuthOutcome.Denied)
                 {
                     SyncMetrics.AuthFailures.Add(1, new KeyValuePair<string, object?>("surface", "socketio"));
+                    limiter.Failed(http);
                     LogAuthRejected(log, id.Hex);
                     sink.Close(CloseCodes.AuthenticationFailed, "invalid_session_api_key");
                     return;

@@ -23,6 +23,12 @@ public sealed record LimitSettings
     public TimeSpan PingInterval { get; init; } = TimeSpan.FromSeconds(20);
     /// <summary>How long a socket may leave a ping unanswered before it is dropped.</summary>
     public TimeSpan PingTimeout { get; init; } = TimeSpan.FromSeconds(20);
+    /// <summary>Failed authentication attempts allowed per client IP per minute; past it, 429 (or a refusal on sockets).</summary>
+    public int FailedAuthPerMinute { get; init; } = 30;
+    /// <summary>Sockets one conversation may have open across the cluster; past it, close 1013.</summary>
+    public int MaxSocketsPerConversation { get; init; } = 1000;
+    /// <summary>Sockets one node may have open; past it, close 1013.</summary>
+    public int MaxSocketsPerNode { get; init; } = 20_000;
     /// <summary>Engine.IO (V0) heartbeat: the server pings this often (python-engineio's default)…</summary>
     public TimeSpan EngineIoPingInterval { get; init; } = TimeSpan.FromSeconds(25);
     /// <summary>…and closes a client whose pong is this late.</summary>
@@ -83,6 +89,7 @@ public sealed record GatewaySettings(
             TailSize = config.GetValue("Limits:TailEvents", ConversationSettings.Default.TailSize),
             SnapshotEvery = config.GetValue("Limits:SnapshotEvery", ConversationSettings.Default.SnapshotEvery),
             IdleTimeout = config.GetValue("Limits:IdleConversationTimeout", ConversationSettings.Default.IdleTimeout),
+            MaxSubscribers = limits.MaxSocketsPerConversation,
         };
         var akka = new AkkaSyncOptions
         {
