@@ -18,6 +18,7 @@ public static class JsonBatch
     {
         items = [];
         tooMany = false;
+        if (!IsValidUtf8(utf8, out error)) return false;
         JsonDocument doc;
         try
         {
@@ -55,6 +56,17 @@ public static class JsonBatch
             error = "";
             return true;
         }
+    }
+
+    /// <summary>
+    /// JSON text must be valid UTF-8. System.Text.Json parses some invalid sequences inside strings and only fails
+    /// when they are read, so every decoder checks first.
+    /// </summary>
+    public static bool IsValidUtf8(ReadOnlySpan<byte> utf8, out string error)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(utf8)) { error = ""; return true; }
+        error = "invalid UTF-8";
+        return false;
     }
 
     /// <summary>

@@ -141,3 +141,31 @@ public sealed class AgentIngestTests : IAsyncLifetime
         Assert.Equal(400, (await _server.SendAsync(HttpMethod.Post, Path("nope"), new[] { SyncServer.Message("x") })).Status);
     }
 }
+
+/// <summary>Bytes that are not UTF-8 are a clear 400 on every JSON route, never a 500.</summary>
+public sealed class InvalidUtf8Tests
+{
+    [Theory]
+    [InlineData("POST", "/api/conversations")]
+    [InlineData("POST", "/agent/events")]
+    [InlineData("POST", "/events")]
+    [InlineData("PATCH", "")]
+    public async Task Invalid_utf8_in_a_body_is_a_400(string method, string route)
+    {
+        await using var server = await SyncServer.StartAsync();
+        var id = await server.NewConversationAsync();
+        var path = route == "/api/conversations" ? route : $"/api/conversations/{id}{route}";
+        var json = route == "/agent/events" ? """[{"kind":"MessageEvent","source":"agent","x":"AB"}]""" : """{"title":"AB","role":"user","content":[{"type":"text","text":"AB"}]}""";
+        var bytes = System.Text.Encoding.UTF8.GetBytes(json);
+        var at = Array.IndexOf(bytes, (byte)'A');
+        bytes[at] = 0xC3; bytes[at + 1] = 0x28; // an invalid two-byte sequence inside a string
+        using var request = new HttpRequestMessage(new HttpMethod(method), path) { Content = new ByteArrayContent(bytes) };
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+
+        using var response = await server.Http.SendAsync(request);
+
+        Assert.Equal(400, (int)response.StatusCode);
+        Assert.Contains("UTF-8", await response.Content.ReadAsStringAsync());
+        Assert.Equal(0, (await server.GetAsync($"/api/conversations/{id}/events/count")).Body.GetInt64());
+    }
+}

@@ -35,6 +35,7 @@ public static class Http
         var (body, error) = await ReadBody(request, limits, required);
         if (error is not null) return (null, error);
         if (body!.Length == 0) return (JsonDocument.Parse("{}"), null);
+        if (!Protocol.JsonBatch.IsValidUtf8(body, out var utf8Error)) return (null, Error(400, utf8Error));
         try
         {
             var doc = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 64 });

@@ -41,6 +41,7 @@ public static class SocketIo
     {
         result = null!;
         if (packet.IsEmpty) { error = "empty Socket.IO packet"; return false; }
+        if (!JsonBatch.IsValidUtf8(packet, out error)) return false;
         var t = packet[0] - (byte)'0';
         if (t is < 0 or > 6) { error = $"unknown Socket.IO packet type '{(char)packet[0]}'"; return false; }
         var type = (SocketPacketType)t;

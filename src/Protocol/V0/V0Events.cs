@@ -272,6 +272,7 @@ public static class V0Json
     /// <summary>Whether a batch looks like V0 (its first item has action or observation rather than kind).</summary>
     public static bool LooksLikeV0Batch(ReadOnlySpan<byte> utf8)
     {
+        if (!JsonBatch.IsValidUtf8(utf8, out _)) return false;
         try
         {
             using var doc = Parse(utf8);

@@ -23,6 +23,7 @@ public static class V1Inbound
     /// <summary>Decodes one text frame from a V1 socket.</summary>
     public static ClientFrame ParseClientFrame(ReadOnlySpan<byte> utf8)
     {
+        if (!JsonBatch.IsValidUtf8(utf8, out var utf8Error)) return new ClientFrame.Bad(utf8Error);
         JsonDocument doc;
         try
         {
