@@ -33,24 +33,11 @@ public sealed class ReconnectStormTests(ITestOutputHelper output)
             return stored;
         })).ToArray();
 
-        var readers = ids.SelectMany((id, c) => Enumerable.Range(0, socketsPer).Select(n => Task.Run(async () =>
+        var readers = ids.SelectMany((id, c) => Enumerable.Range(0, socketsPer).Select(async n =>
         {
-            var random = new Random(seed + c * socketsPer + n);
-            var received = new List<string>(eventsPer);
-            var connections = 0;
-            while (received.Count < eventsPer)
-            {
-                deadline.Token.ThrowIfCancellationRequested();
-                var query = received.Count == 0 ? "resend_all=true" : $"after_event_id={received[^1]}";
-                await using var socket = await TestSocket.ConnectAsync(server.SocketUri(id, query));
-                connections++;
-                await socket.ReceiveJsonAsync(TimeSpan.FromSeconds(60)); // full_state
-                var take = random.Next(1, 400);
-                for (var i = 0; i < take && received.Count < eventsPer; i++)
-                    received.Add((await socket.ReceiveJsonAsync(TimeSpan.FromSeconds(60))).Id());
-            }
+            var (received, connections) = await ResumingReader.ReadAllAsync(server, id, eventsPer, new Random(seed + c * socketsPer + n), 400, deadline.Token);
             return (Conversation: c, Received: received, Connections: connections);
-        }))).ToArray();
+        })).ToArray();
 
         var storedByConversation = await Task.WhenAll(ingest);
         var results = await Task.WhenAll(readers);

@@ -31,24 +31,8 @@ public sealed class ReconnectStressTests(ITestOutputHelper output)
             return ids;
         });
 
-        var readers = Enumerable.Range(0, 5).Select(n => Task.Run(async () =>
-        {
-            var random = new Random(seed + n);
-            var received = new List<string>(total);
-            var reconnects = 0;
-            while (received.Count < total)
-            {
-                deadline.Token.ThrowIfCancellationRequested();
-                var query = received.Count == 0 ? "resend_all=true" : $"after_event_id={received[^1]}";
-                await using var socket = await TestSocket.ConnectAsync(server.SocketUri(id, query));
-                await socket.ReceiveJsonAsync(); // full_state
-                var take = random.Next(1, 300);
-                for (var i = 0; i < take && received.Count < total; i++)
-                    received.Add((await socket.ReceiveJsonAsync(TimeSpan.FromSeconds(30))).Id());
-                reconnects++;
-            }
-            return (received, reconnects);
-        })).ToArray();
+        var readers = Enumerable.Range(0, 5).Select(n =>
+            ResumingReader.ReadAllAsync(server, id, total, new Random(seed + n), 300, deadline.Token)).ToArray();
 
         var stored = await ingest;
         var results = await Task.WhenAll(readers);
