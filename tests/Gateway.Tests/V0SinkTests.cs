@@ -87,6 +87,16 @@ public sealed class V0SinkTests : IAsyncLifetime
     }
 
     [Fact]
+    public void Each_event_is_framed_once_and_the_bytes_shared_by_every_socket()
+    {
+        var e = Event(9, V0Json.AgentStateChanged(AgentState.Running));
+        var plain = Event(10, V0Json.UserMessage("hi"));
+        Assert.Same(V0Sink.FramesOf(e), V0Sink.FramesOf(e));
+        Assert.NotSame(V0Sink.FramesOf(e).Replay, V0Sink.FramesOf(e).Live); // relabelled live
+        Assert.Same(V0Sink.FramesOf(plain).Replay, V0Sink.FramesOf(plain).Live);
+    }
+
+    [Fact]
     public async Task Error_frames_are_oh_events_with_error_true()
     {
         _sink.WriteError("bad_frame", "nope");

@@ -32,15 +32,34 @@ public sealed class V0Sink(WebSocketTransport transport, string sid) : IClientSi
                 _heldState = e;
                 return true;
             }
-            return transport.TryEnqueueBounded(SocketIo.EventFrame("oh_event", e.Json));
+            return transport.TryEnqueueBounded(FramesOf(e).Replay);
         }
-        var json = V0Json.RelabelledLive(e.Kind, e.Source) ? V0Json.WithAgentSource(e.Json) : e.Json;
-        return transport.TryEnqueueBounded(SocketIo.EventFrame("oh_event", json));
+        return transport.TryEnqueueBounded(FramesOf(e).Live);
     }
+
+    /// <summary>
+    /// An event's two frames, built once per event on this node and shared by every V0 socket (all local subscribers
+    /// receive the same envelope instance), so fan-out does no per-socket framing.
+    /// </summary>
+    internal sealed class Frames
+    {
+        public Frames(EventEnvelope e)
+        {
+            Replay = SocketIo.EventFrame("oh_event", e.Json);
+            Live = V0Json.RelabelledLive(e.Kind, e.Source) ? SocketIo.EventFrame("oh_event", V0Json.WithAgentSource(e.Json)) : Replay;
+        }
+
+        public byte[] Replay { get; }
+        public byte[] Live { get; }
+    }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<EventEnvelope, Frames> FrameCache = new();
+
+    internal static Frames FramesOf(EventEnvelope e) => FrameCache.GetValue(e, static env => new Frames(env));
 
     public void ReplayCompleted()
     {
-        if (_heldState is { } held) transport.Enqueue(SocketIo.EventFrame("oh_event", held.Json));
+        if (_heldState is { } held) transport.Enqueue(FramesOf(held).Replay);
         _heldState = null;
         transport.Enqueue(SocketIo.ConnectFrame(sid));
         _connected = true;
