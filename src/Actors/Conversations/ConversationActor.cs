@@ -28,11 +28,9 @@ public sealed class ConversationActor : ReceivePersistentActor
 
     private ConversationState _state;   // durable: only what the journal holds
     private ConversationState _decided; // durable + in-flight writes: what the next decision builds on
-    private readonly EventIndex _index = new();
-    private readonly EventTail _tail;
+    private readonly ConversationLog _history;
     private readonly HashSet<IActorRef> _subscribers = [];
     private readonly Queue<(IActorRef ReplyTo, object OnFailure)> _awaiting = new();
-    private readonly Dictionary<string, long> _inFlightIds = new(StringComparer.Ordinal);
     private long _lastSnapshotSeqNr;
     private long _publishedSeq; // the last seq every subscriber has been sent
     private int _runId;
@@ -45,7 +43,7 @@ public sealed class ConversationActor : ReceivePersistentActor
         _settings = settings;
         _directory = directory;
         _state = _decided = ConversationState.Empty(id);
-        _tail = new EventTail(settings.TailSize);
+        _history = new ConversationLog(Context.System, PersistenceIdOf(id), settings.TailSize);
 
         Recover<SnapshotOffer>(OnSnapshotOffer);
         Recover<EventEnvelope>(e => ApplyDurable(e));
@@ -69,7 +67,7 @@ public sealed class ConversationActor : ReceivePersistentActor
 
         Command<GetInfo>(_ => Sender.Tell(_state.IsLive ? new InfoResult(ResultCode.Ok, _state.Info) : new InfoResult(ResultCode.NotFound, null)));
         Command<SearchEvents>(OnSearch);
-        Command<CountEvents>(q => Sender.Tell(_state.IsLive ? new EventCount(ResultCode.Ok, _index.CountMatching(q.Filter)) : new EventCount(ResultCode.NotFound, 0)));
+        Command<CountEvents>(q => Sender.Tell(_state.IsLive ? new EventCount(ResultCode.Ok, _history.Index.CountMatching(q.Filter)) : new EventCount(ResultCode.NotFound, 0)));
         Command<GetEvent>(OnGetEvent);
         Command<Authorize>(q => Sender.Tell(new AuthorizeResult(_state.IsLive, _state.Opens(q.KeyHash))));
 
@@ -95,7 +93,7 @@ public sealed class ConversationActor : ReceivePersistentActor
     {
         if (offer.Snapshot is not ConversationSnapshot s) return;
         _state = _decided = s.State;
-        _index.Load(s.Index);
+        _history.Index.Load(s.Index);
         _publishedSeq = s.State.LastSeq;
         _lastSnapshotSeqNr = offer.Metadata.SequenceNr;
     }
@@ -224,7 +222,7 @@ public sealed class ConversationActor : ReceivePersistentActor
         foreach (var e in events)
         {
             _decided = _decided.Apply(e);
-            if (e is EventEnvelope env) _inFlightIds[env.Id] = env.Seq;
+            if (e is EventEnvelope env) _history.Writing(env);
         }
         var failure = reply switch
         {
@@ -277,9 +275,7 @@ public sealed class ConversationActor : ReceivePersistentActor
         else if (_state.IsRunning && !wasRunning) _runStarting = true;
         if (evt is EventEnvelope e)
         {
-            _inFlightIds.Remove(e.Id);
-            _index.Add(new IndexEntry(e.Seq, LastSequenceNr, e.Id, e.Kind, e.Source, e.TimestampTicks));
-            _tail.Add(e);
+            _history.Written(e, LastSequenceNr);
             if (IsRecovering) _publishedSeq = e.Seq;
         }
     }
@@ -319,7 +315,7 @@ public sealed class ConversationActor : ReceivePersistentActor
         if (LastSequenceNr - _lastSnapshotSeqNr >= _settings.SnapshotEvery)
         {
             _lastSnapshotSeqNr = LastSequenceNr;
-            SaveSnapshot(new ConversationSnapshot(_state, _index.Entries.ToArray()));
+            SaveSnapshot(new ConversationSnapshot(_state, _history.Index.Entries.ToArray()));
         }
         UpdateIdleTimeout();
     }
@@ -356,43 +352,22 @@ public sealed class ConversationActor : ReceivePersistentActor
 
     // ---- queries ----
 
-    private long? SeqOf(string eventId)
-    {
-        if (_index.SeqOf(eventId) is { } s) return s;
-        return _inFlightIds.TryGetValue(eventId, out var f) ? f : null;
-    }
+    private long? SeqOf(string eventId) => _history.SeqOfAny(eventId);
 
     private void OnSearch(SearchEvents q)
     {
         if (!_state.IsLive) { Sender.Tell(new EventPage(ResultCode.NotFound, [], null)); return; }
-        var (items, next, unknownPage) = _index.Page(q.Filter, q.PageId, q.Limit, q.Descending);
+        var (items, next, unknownPage) = _history.Index.Page(q.Filter, q.PageId, q.Limit, q.Descending);
         if (unknownPage) { Sender.Tell(new EventPage(ResultCode.BadRequest, [], null)); return; }
-        var replyTo = Sender;
-        LoadBodies(items).PipeTo(replyTo, success: bodies => new EventPage(ResultCode.Ok, bodies, next),
+        _history.Bodies(items).PipeTo(Sender, success: bodies => new EventPage(ResultCode.Ok, bodies, next),
             failure: _ => new EventPage(ResultCode.Unavailable, [], null));
     }
 
     private void OnGetEvent(GetEvent q)
     {
-        if (!_state.IsLive || _index.SeqOf(q.EventId) is not { } seq) { Sender.Tell(new EventResult(ResultCode.NotFound, null)); return; }
-        LoadBodies([_index.At(seq)]).PipeTo(Sender, success: b => new EventResult(ResultCode.Ok, b[0]),
+        if (!_state.IsLive || _history.Index.SeqOf(q.EventId) is not { } seq) { Sender.Tell(new EventResult(ResultCode.NotFound, null)); return; }
+        _history.Bodies([_history.Index.At(seq)]).PipeTo(Sender, success: b => new EventResult(ResultCode.Ok, b[0]),
             failure: _ => new EventResult(ResultCode.Unavailable, null));
-    }
-
-    /// <summary>Bodies of indexed events: from the tail when held, otherwise from the journal.</summary>
-    private Task<byte[][]> LoadBodies(List<IndexEntry> entries)
-    {
-        if (entries.All(e => _tail.Covers(e.Seq)))
-            return Task.FromResult(entries.Select(e => _tail.Get(e.Seq)!.Json).ToArray());
-        var bySeq = entries.Select(e => e.Seq).ToHashSet();
-        var from = entries.Min(e => e.JournalSeqNr);
-        var to = entries.Max(e => e.JournalSeqNr);
-        return JournalReader.Read(Context.System, PersistenceId, from, to)
-            .ContinueWith(t =>
-            {
-                var found = t.Result.Where(e => bySeq.Contains(e.Seq)).ToDictionary(e => e.Seq);
-                return entries.Select(e => found[e.Seq].Json).ToArray();
-            }, TaskContinuationOptions.OnlyOnRanToCompletion);
     }
 
     // ---- subscriptions ----
@@ -406,8 +381,8 @@ public sealed class ConversationActor : ReceivePersistentActor
             ReplayKind.LiveOnly => _publishedSeq,
             ReplayKind.All => 0,
             ReplayKind.AfterSeq => Math.Min(s.From.AfterSeq, _state.LastSeq),
-            ReplayKind.AfterEventId => s.From.AfterEventId is { } eid ? _index.SeqOf(eid) : null,
-            ReplayKind.SinceTimestamp => _index.LastSeqBefore(s.From.SinceTicks),
+            ReplayKind.AfterEventId => s.From.AfterEventId is { } eid ? _history.Index.SeqOf(eid) : null,
+            ReplayKind.SinceTimestamp => _history.Index.LastSeqBefore(s.From.SinceTicks),
             _ => null,
         };
         if (after is null) { Sender.Tell(new Refused(_id, RefusalReason.UnknownAfterEventId)); return; }
@@ -423,18 +398,9 @@ public sealed class ConversationActor : ReceivePersistentActor
         UpdateIdleTimeout();
     }
 
-    private void OnReadRange(ReadRange r)
-    {
-        var to = Math.Min(r.ToSeq, _state.LastSeq);
-        var max = Math.Clamp(r.Max, 1, _settings.ReplayChunk);
-        if (r.FromSeq > to || r.FromSeq < 1) { Sender.Tell(new EventRange(_id, [])); return; }
-        if (_tail.Covers(r.FromSeq)) { Sender.Tell(new EventRange(_id, _tail.Range(r.FromSeq, to, max))); return; }
-        var last = Math.Min(to, r.FromSeq + max - 1);
-        var fromNr = _index.At(r.FromSeq).JournalSeqNr;
-        var toNr = _index.At(last).JournalSeqNr;
-        JournalReader.Read(Context.System, PersistenceId, fromNr, toNr)
-            .PipeTo(Sender, success: events => new EventRange(_id, events.Where(e => e.Seq >= r.FromSeq && e.Seq <= last).ToArray()));
-    }
+    private void OnReadRange(ReadRange r) =>
+        _history.Range(r.FromSeq, Math.Min(r.ToSeq, _state.LastSeq), Math.Clamp(r.Max, 1, _settings.ReplayChunk))
+            .PipeTo(Sender, success: events => new EventRange(_id, events));
 
     private void RemoveSubscriber(IActorRef subscriber)
     {
