@@ -22,6 +22,39 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public async Task Split_brain_resolver_and_failure_detector_use_the_documented_production_defaults()
+    {
+        await using var server = await SyncServer.StartAsync();
+        var config = server.Services.GetRequiredService<ActorSystem>().Settings.Config;
+
+        Assert.Equal("Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster", config.GetString("akka.cluster.downing-provider-class"));
+        Assert.Equal("keep-majority", config.GetString("akka.cluster.split-brain-resolver.active-strategy"));
+        Assert.Equal(TimeSpan.FromSeconds(7), config.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
+        Assert.Equal(TimeSpan.FromSeconds(3), config.GetTimeSpan("akka.cluster.down-removal-margin"));
+        Assert.Equal(TimeSpan.FromSeconds(1), config.GetTimeSpan("akka.cluster.failure-detector.heartbeat-interval"));
+        Assert.Equal(TimeSpan.FromSeconds(3), config.GetTimeSpan("akka.cluster.failure-detector.acceptable-heartbeat-pause"));
+        Assert.Equal("on", config.GetString("akka.cluster.run-coordinated-shutdown-when-down"));
+    }
+
+    [Fact]
+    public async Task Cluster_failure_settings_can_be_overridden_per_deployment()
+    {
+        await using var server = await SyncServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Cluster:StableAfter"] = "00:00:02",
+            ["Cluster:DownRemovalMargin"] = "00:00:00.5",
+            ["Cluster:HeartbeatInterval"] = "00:00:00.5",
+            ["Cluster:AcceptableHeartbeatPause"] = "00:00:02",
+        });
+        var config = server.Services.GetRequiredService<ActorSystem>().Settings.Config;
+
+        Assert.Equal(TimeSpan.FromSeconds(2), config.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
+        Assert.Equal(TimeSpan.FromMilliseconds(500), config.GetTimeSpan("akka.cluster.down-removal-margin"));
+        Assert.Equal(TimeSpan.FromMilliseconds(500), config.GetTimeSpan("akka.cluster.failure-detector.heartbeat-interval"));
+        Assert.Equal(TimeSpan.FromSeconds(2), config.GetTimeSpan("akka.cluster.failure-detector.acceptable-heartbeat-pause"));
+    }
+
+    [Fact]
     public async Task Configuration_binds_limits_keys_and_the_data_directory()
     {
         await using var server = await SyncServer.StartAsync(new Dictionary<string, string?>

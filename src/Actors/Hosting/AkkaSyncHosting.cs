@@ -1,6 +1,10 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Hosting;
+using Akka.Discovery.Config.Hosting;
+using Akka.Discovery.KubernetesApi;
+using Akka.Management;
+using Akka.Management.Cluster.Bootstrap;
 using Akka.Configuration;
 using Akka.Hosting;
 using Akka.Persistence.Sql.Hosting;
@@ -23,11 +27,7 @@ public enum PersistenceProvider
 public sealed record AkkaSyncOptions
 {
     public string SystemName { get; init; } = "akka-sync";
-    public string ClusterHost { get; init; } = "127.0.0.1";
-    /// <summary>0 picks a free port (the embedded one-node default, and every test).</summary>
-    public int ClusterPort { get; init; }
-    /// <summary>Empty: this node forms a cluster of its own.</summary>
-    public string[] SeedNodes { get; init; } = [];
+    public ClusterSettings Cluster { get; init; } = new();
     public PersistenceProvider Provider { get; init; } = PersistenceProvider.Sqlite;
     public string DataDirectory { get; init; } = "./data";
     public string? ConnectionString { get; init; }
@@ -46,6 +46,60 @@ public sealed record AkkaSyncOptions
     };
 }
 
+public enum ClusterDiscovery
+{
+    /// <summary>Static <see cref="ClusterSettings.SeedNodes"/>; none: the node forms a cluster of its own.</summary>
+    None,
+    /// <summary>Akka.Management Cluster Bootstrap over a static endpoint list (<see cref="ClusterSettings.DiscoveryEndpoints"/>).</summary>
+    Config,
+    /// <summary>Akka.Management Cluster Bootstrap over the Kubernetes API (pods matching a label selector).</summary>
+    Kubernetes,
+}
+
+/// <summary>How this node finds and stays in its cluster; bound from the <c>Cluster</c> configuration section.</summary>
+public sealed record ClusterSettings
+{
+    /// <summary>Address remoting binds to (0.0.0.0 in a container).</summary>
+    public string Host { get; init; } = "127.0.0.1";
+    /// <summary>Address other nodes use to reach this one, when it differs from <see cref="Host"/> (the pod IP).</summary>
+    public string? PublicHost { get; init; }
+    /// <summary>Remoting port; 0 picks a free port (the embedded one-node default, and every test).</summary>
+    public int Port { get; init; }
+    /// <summary>Static seed nodes, e.g. <c>akka.tcp://akka-sync@10.0.0.1:4053</c>. Empty (and no discovery): a cluster of one.</summary>
+    public string[] SeedNodes { get; init; } = [];
+    public ClusterDiscovery Discovery { get; init; } = ClusterDiscovery.None;
+    /// <summary>The name discovery looks up (Config) and the value of <c>{0}</c> in the pod label selector (Kubernetes).</summary>
+    public string ServiceName { get; init; } = "akka-sync";
+    /// <summary>Akka.Management HTTP port (cluster bootstrap contact point).</summary>
+    public int ManagementPort { get; init; } = 8558;
+    /// <summary>Contact points bootstrap must see before the lowest address forms a new cluster.</summary>
+    public int RequiredContactPoints { get; init; } = 2;
+    /// <summary>Config discovery: the management endpoints (<c>host:port</c>) of every node.</summary>
+    public string[] DiscoveryEndpoints { get; init; } = [];
+    public string KubernetesPodLabelSelector { get; init; } = "app={0}";
+    public string? KubernetesNamespace { get; init; }
+    /// <summary>Split Brain Resolver: how long membership must be stable before it downs the unreachable side.</summary>
+    public TimeSpan? StableAfter { get; init; }
+    /// <summary>How long survivors wait after a node is downed before taking over its shards and singletons.</summary>
+    public TimeSpan? DownRemovalMargin { get; init; }
+    public TimeSpan? HeartbeatInterval { get; init; }
+    /// <summary>Silence tolerated before a node is marked unreachable (keep it ≥ 2 s on small machines).</summary>
+    public TimeSpan? AcceptableHeartbeatPause { get; init; }
+
+    /// <summary>The failure-handling overrides as HOCON, layered over akka.hocon's production defaults.</summary>
+    internal string ToHocon()
+    {
+        var lines = new List<string>();
+        if (StableAfter is { } s) lines.Add($"akka.cluster.split-brain-resolver.stable-after = {Ms(s)}");
+        if (DownRemovalMargin is { } m) lines.Add($"akka.cluster.down-removal-margin = {Ms(m)}");
+        if (HeartbeatInterval is { } h) lines.Add($"akka.cluster.failure-detector.heartbeat-interval = {Ms(h)}");
+        if (AcceptableHeartbeatPause is { } p) lines.Add($"akka.cluster.failure-detector.acceptable-heartbeat-pause = {Ms(p)}");
+        return string.Join('\n', lines);
+    }
+
+    private static string Ms(TimeSpan t) => $"{(long)t.TotalMilliseconds}ms";
+}
+
 public static class AkkaSyncHosting
 {
     /// <summary>
@@ -59,32 +113,76 @@ public static class AkkaSyncHosting
         if (options.Provider == PersistenceProvider.Sqlite) PrepareSqlite(options.SqliteFile);
         var (connectionString, providerName) = options.Journal;
 
+        var cluster = options.Cluster;
         builder
             .ConfigureLoggers(l =>
             {
                 l.ClearLoggers();
                 l.AddLoggerFactory();
             })
-            .WithRemoting(options.ClusterHost, options.ClusterPort)
+            .WithRemoting(new RemoteOptions
+            {
+                HostName = cluster.Host,
+                Port = cluster.Port,
+                PublicHostName = cluster.PublicHost,
+            })
             .WithClustering(new ClusterOptions
             {
                 Roles = [ConversationHosting.Role],
-                SeedNodes = options.SeedNodes.Length > 0 ? options.SeedNodes : null,
+                SeedNodes = cluster.SeedNodes.Length > 0 ? cluster.SeedNodes : null,
             })
             .WithSqlPersistence(connectionString, providerName)
             .WithCustomSerializer("akka-sync", [typeof(ISyncMessage)], system => new SyncSerializer(system))
             .AddConversationDirectory()
             .AddConversationSharding(options.Conversation);
+        if (cluster.ToHocon() is { Length: > 0 } tuning)
+            builder.AddHocon(ConfigurationFactory.ParseString(tuning), HoconAddMode.Prepend);
 
-        if (options.SeedNodes.Length == 0)
+        switch (cluster.Discovery)
         {
-            builder.AddStartup(async (system, _) =>
-            {
-                var cluster = Akka.Cluster.Cluster.Get(system);
-                await cluster.JoinAsync(cluster.SelfAddress);
-            });
+            case ClusterDiscovery.None when cluster.SeedNodes.Length == 0:
+                // The embedded default: a cluster of one, formed at once.
+                builder.AddStartup(async (system, _) =>
+                {
+                    var self = Akka.Cluster.Cluster.Get(system);
+                    await self.JoinAsync(self.SelfAddress);
+                });
+                break;
+            case ClusterDiscovery.None:
+                break; // static seed nodes: Akka joins them (the first seed forms the cluster if it is alone)
+            default:
+                builder.AddClusterBootstrap(cluster);
+                break;
         }
         return builder;
+    }
+
+    /// <summary>
+    /// Akka.Management's HTTP endpoint plus Cluster Bootstrap: nodes find each other through service discovery
+    /// (the Kubernetes API, or a static list for local runs) and the lowest address forms the cluster.
+    /// </summary>
+    private static void AddClusterBootstrap(this AkkaConfigurationBuilder builder, ClusterSettings cluster)
+    {
+        builder.WithAkkaManagement(hostName: cluster.PublicHost ?? cluster.Host, port: cluster.ManagementPort,
+            bindHostname: cluster.Host, bindPort: cluster.ManagementPort);
+        if (cluster.Discovery == ClusterDiscovery.Kubernetes)
+        {
+            builder.WithKubernetesDiscovery(k =>
+            {
+                k.PodLabelSelector = cluster.KubernetesPodLabelSelector;
+                if (cluster.KubernetesNamespace is { Length: > 0 } ns) k.PodNamespace = ns;
+            });
+        }
+        else
+        {
+            builder.WithConfigDiscovery(d => d.Services.Add(new Akka.Discovery.Config.Hosting.Service
+            {
+                Name = cluster.ServiceName,
+                Endpoints = cluster.DiscoveryEndpoints,
+            }));
+        }
+        builder.WithClusterBootstrap(serviceName: cluster.ServiceName,
+            requiredContactPoints: cluster.RequiredContactPoints, autoStart: true);
     }
 
     /// <summary>

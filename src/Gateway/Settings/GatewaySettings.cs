@@ -93,9 +93,7 @@ public sealed record GatewaySettings(
         };
         var akka = new AkkaSyncOptions
         {
-            ClusterHost = config["Cluster:Host"] ?? "127.0.0.1",
-            ClusterPort = config.GetValue("Cluster:Port", 0),
-            SeedNodes = config.GetSection("Cluster:SeedNodes").Get<string[]>() ?? [],
+            Cluster = config.GetSection("Cluster").Get<ClusterSettings>() ?? new ClusterSettings(),
             Provider = provider,
             DataDirectory = config["Persistence:DataDirectory"] ?? "./data",
             ConnectionString = config["Persistence:ConnectionString"],
