@@ -47,7 +47,13 @@ public static partial class GatewayApp
             .AddPrometheusExporter());
 
         var app = builder.Build();
-        app.Lifetime.ApplicationStarted.Register(() => app.Services.GetRequiredService<ClusterMetrics>());
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            app.Services.GetRequiredService<ClusterMetrics>();
+            var cluster = Akka.Cluster.Cluster.Get(app.Services.GetRequiredService<ActorSystem>());
+            LogNodeStarted(app.Logger, cluster.SelfAddress.ToString(), string.Join(' ', app.Urls));
+            cluster.RegisterOnMemberUp(() => LogMemberUp(app.Logger, cluster.SelfAddress.ToString(), cluster.State.Members.Count));
+        });
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Akka.Sync.Gateway");
         if (settings.SessionApiKeys.Length == 0)
             LogOpenServer(log);
@@ -67,6 +73,7 @@ public static partial class GatewayApp
         app.MapEventSocket();
         app.MapSocketIo();
         app.MapConversationApi();
+        app.MapClusterApi();
         return app;
     }
 
@@ -89,6 +96,12 @@ public static partial class GatewayApp
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "No session API keys are configured: every route and socket is open. Set Auth:SessionApiKeys or SESSION_API_KEY outside local use.")]
     private static partial void LogOpenServer(ILogger log);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Akka.Sync node {Address} serving {Urls}")]
+    private static partial void LogNodeStarted(ILogger log, string address, string urls);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Cluster member {Address} is Up ({Members} members)")]
+    private static partial void LogMemberUp(ILogger log, string address, int members);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "{Method} {Url} -> {Status}")]
     private static partial void LogRequest(ILogger log, string method, string url, int status);

@@ -20,8 +20,16 @@ public static class ConversationHosting
     /// <summary>The cluster role that hosts conversations (every gateway node has it by default).</summary>
     public const string Role = "conversation";
 
+    /// <summary>Shards conversations are spread over (ten per node for a ten-node cluster).</summary>
+    public const int MaxShards = 100;
+
+    private static readonly ConversationMessageExtractor Extractor = new(MaxShards);
+
+    /// <summary>The shard a conversation lives in.</summary>
+    public static string ShardOf(ConversationId id) => Extractor.ShardId(id.Hex, null);
+
     public static AkkaConfigurationBuilder AddConversationSharding(this AkkaConfigurationBuilder builder,
-        ConversationSettings settings, int maxShards = 100) =>
+        ConversationSettings settings, int maxShards = MaxShards) =>
         builder.WithShardRegion<ConversationRegion>("conversation",
             (_, registry, _) => entityId => Props.Create(() => new ConversationActor(
                 ConversationId.Parse(entityId), settings, registry.Get<ConversationDirectoryKey>())),

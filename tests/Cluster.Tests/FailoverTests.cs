@@ -1,0 +1,122 @@
+using System.Net.WebSockets;
+using Akka.Sync.Cluster.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Akka.Sync.Cluster.Tests;
+
+/// <summary>
+/// Three node processes on loopback sharing a real PostgreSQL. Sockets on nodes 1 and 2 watch a conversation
+/// hosted on node 3 while an agent ingests through node 1; node 3 is then lost. Every socket must end with every
+/// acknowledged event exactly once, in order, without ever being closed, and the conversation must take new
+/// events again on a surviving node within a bounded time.
+/// </summary>
+public sealed class FailoverTests(ITestOutputHelper output)
+{
+    private const int Batches = 120;
+    private const int BatchSize = 5;
+    private static readonly TimeSpan Bound = TimeSpan.FromSeconds(120);
+
+    [Fact]
+    public async Task Killing_the_node_that_hosts_a_conversation_loses_and_duplicates_nothing_and_sockets_elsewhere_stay_open()
+    {
+        await using var postgres = await PostgresServer.StartAsync();
+        await using var cluster = await TestCluster.StartAsync(postgres, 3);
+        var (node1, node2, node3) = (cluster.Nodes[0], cluster.Nodes[1], cluster.Nodes[2]);
+        var id = await TestCluster.CreateConversationHostedOnAsync(node1, node3);
+        var streams = await OpenStreams(id, node1, node2);
+        try
+        {
+            var writer = IngestWriter.Start(() => node1, id, Batches, BatchSize, Bound);
+            await writer.WhenAckedAsync(Batches * BatchSize / 3).WaitAsync(Bound);
+            node3.Kill(); // SIGKILL mid-burst: no leave, no hand-off (returns once the process is gone)
+            var killedAt = writer.Now;
+            await writer.Completion.WaitAsync(Bound);
+
+            // Failover time: from the kill to the acknowledgement of the first batch sent after it.
+            var firstAckAfterKill = writer.UnavailableAfter(killedAt);
+            output.WriteLine($"node 3 killed after {writer.AckTimes.Count(t => t <= killedAt) * BatchSize} events were acknowledged; " +
+                             $"conversation accepted events again {firstAckAfterKill.TotalSeconds:F1} s after the kill " +
+                             $"(longest wait for one batch {writer.LongestWait.TotalSeconds:F1} s, {writer.FailedAttempts} failed attempts retried)");
+            await AssertEveryoneHasTheWholeLog(writer, streams, node1, id);
+            var newHost = await TestCluster.HostOfAsync(node1, id);
+            Assert.Contains(newHost, new[] { node1.Address, node2.Address });
+            Assert.True(firstAckAfterKill < TimeSpan.FromSeconds(30), $"failover took {firstAckAfterKill}");
+            AssertNoSerializerWarnings(cluster);
+        }
+        finally
+        {
+            foreach (var s in streams) await s.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_rolling_restart_of_the_node_that_hosts_a_conversation_hands_it_over_with_no_gap_or_duplicate()
+    {
+        await using var postgres = await PostgresServer.StartAsync();
+        await using var cluster = await TestCluster.StartAsync(postgres, 3);
+        var (node1, node2, node3) = (cluster.Nodes[0], cluster.Nodes[1], cluster.Nodes[2]);
+        var id = await TestCluster.CreateConversationHostedOnAsync(node1, node3);
+        var streams = await OpenStreams(id, node1, node2);
+        try
+        {
+            var writer = IngestWriter.Start(() => node1, id, Batches, BatchSize, Bound);
+            await writer.WhenAckedAsync(Batches * BatchSize / 3).WaitAsync(Bound);
+            var stoppedAt = writer.Now;
+            await node3.TerminateAsync(TimeSpan.FromSeconds(60)); // SIGTERM: CoordinatedShutdown leaves and hands shards over
+            var leftAfter = writer.Now - stoppedAt;
+            Assert.Equal(0, node3.ExitCode);
+            var restarted = await cluster.StartNodeAsync("node3-restarted", [node1.Address, node2.Address]);
+            await cluster.WaitMembersUpAsync(3, TimeSpan.FromSeconds(60));
+            await writer.Completion.WaitAsync(Bound);
+
+            var pause = writer.AckTimes.Zip(writer.AckTimes.Skip(1), (a, b) => b - a).Max();
+            var handOver = writer.UnavailableAfter(stoppedAt);
+            output.WriteLine($"node 3 left in {leftAfter.TotalSeconds:F1} s; the first batch sent after SIGTERM was acknowledged {handOver.TotalSeconds:F2} s after it; " +
+                             $"longest gap between acknowledgements {pause.TotalSeconds:F2} s " +
+                             $"({writer.FailedAttempts} failed attempts retried); restarted node {restarted.Address} joined");
+            await AssertEveryoneHasTheWholeLog(writer, streams, node1, id);
+            Assert.True(pause < TimeSpan.FromSeconds(15), $"hand-over stalled ingest for {pause}");
+            AssertNoSerializerWarnings(cluster);
+        }
+        finally
+        {
+            foreach (var s in streams) await s.DisposeAsync();
+        }
+    }
+
+    /// <summary>Two sockets on each of the given nodes, replaying from the start.</summary>
+    private static async Task<List<EventStream>> OpenStreams(string id, params NodeProcess[] nodes)
+    {
+        var streams = new List<EventStream>();
+        foreach (var node in nodes)
+            for (var i = 0; i < 2; i++)
+                streams.Add(await EventStream.OpenAsync($"{node.Name}/socket{i}", node.SocketUri(id, "resend_all=true")));
+        return streams;
+    }
+
+    private async Task AssertEveryoneHasTheWholeLog(IngestWriter writer, List<EventStream> streams, NodeProcess via, string id)
+    {
+        var acked = writer.Acked;
+        Assert.Equal(Batches * BatchSize, acked.Length);
+        // Stored exactly once each, in the order acknowledged, and nothing else (retries were deduplicated).
+        var stored = await TestCluster.StoredIdsAsync(via, id);
+        Assert.Equal(acked, stored);
+        foreach (var stream in streams)
+        {
+            await stream.WaitForCountAsync(stored.Count, TimeSpan.FromSeconds(60));
+            Assert.Equal(stored, stream.Ids);
+            Assert.Equal(WebSocketState.Open, stream.State);
+        }
+        output.WriteLine($"{stored.Count} events acknowledged and stored; each of {streams.Count} sockets received all of them once, in order, and is still open");
+    }
+
+    private static void AssertNoSerializerWarnings(TestCluster cluster)
+    {
+        foreach (var node in cluster.Nodes)
+        {
+            var bad = node.Output.Where(l => l.Contains("serializ", StringComparison.OrdinalIgnoreCase)).ToArray();
+            Assert.True(bad.Length == 0, $"{node.Name} logged about serialization:\n{string.Join('\n', bad)}");
+        }
+    }
+}

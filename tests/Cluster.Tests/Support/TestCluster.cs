@@ -1,0 +1,108 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Akka.Sync.Cluster.Tests.Support;
+
+/// <summary>
+/// Three (or more) node processes on loopback sharing one PostgreSQL. The first forms the cluster; the others
+/// join it as their seed. Disposing kills every node still running.
+/// </summary>
+public sealed class TestCluster : IAsyncDisposable
+{
+    private readonly List<NodeProcess> _all = [];
+    public PostgresServer Postgres { get; }
+    public List<NodeProcess> Nodes { get; } = [];
+
+    private TestCluster(PostgresServer postgres) => Postgres = postgres;
+
+    public static async Task<TestCluster> StartAsync(PostgresServer postgres, int size)
+    {
+        var cluster = new TestCluster(postgres);
+        try
+        {
+            var first = await cluster.StartNodeAsync("node1", []);
+            // The others start together, as a deployment's replicas do.
+            var rest = await Task.WhenAll(Enumerable.Range(2, size - 1).Select(i => cluster.StartNodeAsync($"node{i}", [first.Address])));
+            await cluster.WaitMembersUpAsync(size, TimeSpan.FromSeconds(60));
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Starts a node that joins through the given seeds (none: it forms a cluster of its own).</summary>
+    public async Task<NodeProcess> StartNodeAsync(string name, IReadOnlyList<string> seeds)
+    {
+        var node = await NodeProcess.StartAsync(name, Postgres.ConnectionString, seeds);
+        lock (_all)
+        {
+            _all.Add(node);
+            Nodes.Add(node);
+        }
+        return node;
+    }
+
+    public IEnumerable<NodeProcess> Running => Nodes.Where(n => !n.HasExited);
+
+    /// <summary>Every running node is ready and sees exactly <paramref name="count"/> members Up.</summary>
+    public async Task WaitMembersUpAsync(int count, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        foreach (var node in Running) await node.WaitReadyAsync(timeout);
+        while (true)
+        {
+            var views = await Task.WhenAll(Running.Select(async n =>
+            {
+                var members = (await n.Http.GetFromJsonAsync<JsonElement>("/cluster", cts.Token)).GetProperty("members");
+                return members.EnumerateArray().Count(m => m.GetProperty("status").GetString() == "up" && m.GetProperty("reachable").GetBoolean());
+            }));
+            if (views.All(v => v == count)) return;
+            await Task.Delay(100, cts.Token);
+        }
+    }
+
+    /// <summary>Which node's address hosts the conversation's shard (asked of <paramref name="via"/>).</summary>
+    public static async Task<string?> HostOfAsync(NodeProcess via, string conversationId)
+    {
+        var body = await via.Http.GetFromJsonAsync<JsonElement>($"/cluster/conversations/{conversationId}");
+        var node = body.GetProperty("node");
+        return node.ValueKind == JsonValueKind.Null ? null : node.GetString();
+    }
+
+    /// <summary>Creates conversations through <paramref name="via"/> until one lands on <paramref name="host"/> (bounded).</summary>
+    public static async Task<string> CreateConversationHostedOnAsync(NodeProcess via, NodeProcess host)
+    {
+        for (var attempt = 0; attempt < 60; attempt++)
+        {
+            var created = await via.Http.PostAsJsonAsync("/api/conversations", new { });
+            created.EnsureSuccessStatusCode();
+            var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+            if (await HostOfAsync(via, id) == host.Address) return id;
+        }
+        throw new InvalidOperationException($"no conversation landed on {host.Name} in 60 attempts");
+    }
+
+    /// <summary>Every stored event id of a conversation, in seq order, read through the REST API.</summary>
+    public static async Task<List<string>> StoredIdsAsync(NodeProcess via, string conversationId)
+    {
+        var stored = new List<string>();
+        string? page = null;
+        for (var i = 0; i < 10_000; i++)
+        {
+            var body = await via.Http.GetFromJsonAsync<JsonElement>(
+                $"/api/conversations/{conversationId}/events/search?limit=100" + (page is null ? "" : $"&page_id={page}"));
+            stored.AddRange(body.GetProperty("items").EnumerateArray().Select(e => e.GetProperty("id").GetString()!));
+            page = body.GetProperty("next_page_id").ValueKind == JsonValueKind.Null ? null : body.GetProperty("next_page_id").GetString();
+            if (page is null) return stored;
+        }
+        throw new InvalidOperationException("too many pages");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var node in _all) await node.DisposeAsync();
+    }
+}
