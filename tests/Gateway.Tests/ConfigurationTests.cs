@@ -34,6 +34,9 @@ public sealed class ConfigurationTests
         Assert.Equal(TimeSpan.FromSeconds(1), config.GetTimeSpan("akka.cluster.failure-detector.heartbeat-interval"));
         Assert.Equal(TimeSpan.FromSeconds(3), config.GetTimeSpan("akka.cluster.failure-detector.acceptable-heartbeat-pause"));
         Assert.Equal("on", config.GetString("akka.cluster.run-coordinated-shutdown-when-down"));
+        // After a database outage, journal calls are probed again every 3 s (Akka's default waits 30 s).
+        Assert.Equal(TimeSpan.FromSeconds(3), config.GetTimeSpan("akka.persistence.journal.sql.circuit-breaker.reset-timeout"));
+        Assert.Equal(TimeSpan.FromSeconds(3), config.GetTimeSpan("akka.persistence.snapshot-store.sql.circuit-breaker.reset-timeout"));
     }
 
     [Fact]
