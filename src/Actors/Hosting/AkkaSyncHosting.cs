@@ -1,10 +1,6 @@
 using Akka.Actor;
 using Akka.Cluster;
 using Akka.Cluster.Hosting;
-using Akka.Discovery.Config.Hosting;
-using Akka.Discovery.KubernetesApi;
-using Akka.Management;
-using Akka.Management.Cluster.Bootstrap;
 using Akka.Configuration;
 using Akka.Hosting;
 using Akka.Persistence.Sql.Hosting;
@@ -50,9 +46,9 @@ public enum ClusterDiscovery
 {
     /// <summary>Static <see cref="ClusterSettings.SeedNodes"/>; none: the node forms a cluster of its own.</summary>
     None,
-    /// <summary>Akka.Management Cluster Bootstrap over a static endpoint list (<see cref="ClusterSettings.DiscoveryEndpoints"/>).</summary>
+    /// <summary>Seed nodes found through Akka.Discovery's config method: a static endpoint list (<see cref="ClusterSettings.DiscoveryEndpoints"/>).</summary>
     Config,
-    /// <summary>Akka.Management Cluster Bootstrap over the Kubernetes API (pods matching a label selector).</summary>
+    /// <summary>Seed nodes found through Akka.Discovery.KubernetesApi: the pods matching a label selector.</summary>
     Kubernetes,
 }
 
@@ -70,12 +66,12 @@ public sealed record ClusterSettings
     public ClusterDiscovery Discovery { get; init; } = ClusterDiscovery.None;
     /// <summary>The name discovery looks up (Config) and the value of <c>{0}</c> in the pod label selector (Kubernetes).</summary>
     public string ServiceName { get; init; } = "akka-sync";
-    /// <summary>Akka.Management HTTP port (cluster bootstrap contact point).</summary>
-    public int ManagementPort { get; init; } = 8558;
-    /// <summary>Contact points bootstrap must see before the lowest address forms a new cluster.</summary>
+    /// <summary>Nodes discovery must see before they are used as seed nodes (the lowest address forms the cluster).</summary>
     public int RequiredContactPoints { get; init; } = 2;
-    /// <summary>Config discovery: the management endpoints (<c>host:port</c>) of every node.</summary>
+    /// <summary>Config discovery: the remoting endpoints (<c>host:port</c>) of every node.</summary>
     public string[] DiscoveryEndpoints { get; init; } = [];
+    /// <summary>Kubernetes discovery: the name of the pods' container port that remoting listens on.</summary>
+    public string KubernetesPortName { get; init; } = "remoting";
     public string KubernetesPodLabelSelector { get; init; } = "app={0}";
     public string? KubernetesNamespace { get; init; }
     /// <summary>Split Brain Resolver: how long membership must be stable before it downs the unreachable side.</summary>
@@ -151,38 +147,10 @@ public static class AkkaSyncHosting
             case ClusterDiscovery.None:
                 break; // static seed nodes: Akka joins them (the first seed forms the cluster if it is alone)
             default:
-                builder.AddClusterBootstrap(cluster);
+                builder.AddDiscoveredSeedNodes(cluster, options.SystemName);
                 break;
         }
         return builder;
-    }
-
-    /// <summary>
-    /// Akka.Management's HTTP endpoint plus Cluster Bootstrap: nodes find each other through service discovery
-    /// (the Kubernetes API, or a static list for local runs) and the lowest address forms the cluster.
-    /// </summary>
-    private static void AddClusterBootstrap(this AkkaConfigurationBuilder builder, ClusterSettings cluster)
-    {
-        builder.WithAkkaManagement(hostName: cluster.PublicHost ?? cluster.Host, port: cluster.ManagementPort,
-            bindHostname: cluster.Host, bindPort: cluster.ManagementPort);
-        if (cluster.Discovery == ClusterDiscovery.Kubernetes)
-        {
-            builder.WithKubernetesDiscovery(k =>
-            {
-                k.PodLabelSelector = cluster.KubernetesPodLabelSelector;
-                if (cluster.KubernetesNamespace is { Length: > 0 } ns) k.PodNamespace = ns;
-            });
-        }
-        else
-        {
-            builder.WithConfigDiscovery(d => d.Services.Add(new Akka.Discovery.Config.Hosting.Service
-            {
-                Name = cluster.ServiceName,
-                Endpoints = cluster.DiscoveryEndpoints,
-            }));
-        }
-        builder.WithClusterBootstrap(serviceName: cluster.ServiceName,
-            requiredContactPoints: cluster.RequiredContactPoints, autoStart: true);
     }
 
     /// <summary>

@@ -114,11 +114,28 @@ public sealed partial class NodeProcess : IAsyncDisposable
                 if ((await Http.GetAsync("/ready", cts.Token)).IsSuccessStatusCode) return;
             }
             catch (HttpRequestException) { }
-            catch (TaskCanceledException) when (cts.IsCancellationRequested)
-            {
+            catch (TaskCanceledException) when (cts.IsCancellationRequested) { }
+            if (cts.IsCancellationRequested)
                 throw new TimeoutException($"node {Name} not ready in {timeout}:\n{string.Join('\n', _output.TakeLast(40))}");
-            }
-            await Task.Delay(100, cts.Token);
+            await Task.Delay(100, CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// GET as JSON. A cold node (first shard allocation, recovery, JIT on a busy machine) may answer 503 for a moment;
+    /// retry those like any client would, bounded.
+    /// </summary>
+    public async Task<System.Text.Json.JsonElement> GetJsonAsync(string path)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            using var response = await Http.GetAsync(path);
+            var text = await response.Content.ReadAsStringAsync();
+            if (response.IsSuccessStatusCode) return System.Text.Json.JsonDocument.Parse(text).RootElement.Clone();
+            if ((int)response.StatusCode != 503 || DateTime.UtcNow > deadline)
+                throw new InvalidOperationException($"GET {path} on {Name}: {(int)response.StatusCode} {text}");
+            await Task.Delay(200); // client back-off
         }
     }
 

@@ -56,7 +56,7 @@ public sealed class TestCluster : IAsyncDisposable
         {
             var views = await Task.WhenAll(Running.Select(async n =>
             {
-                var members = (await n.Http.GetFromJsonAsync<JsonElement>("/cluster", cts.Token)).GetProperty("members");
+                var members = (await n.GetJsonAsync("/cluster")).GetProperty("members");
                 return members.EnumerateArray().Count(m => m.GetProperty("status").GetString() == "up" && m.GetProperty("reachable").GetBoolean());
             }));
             if (views.All(v => v == count)) return;
@@ -67,9 +67,32 @@ public sealed class TestCluster : IAsyncDisposable
     /// <summary>Which node's address hosts the conversation's shard (asked of <paramref name="via"/>).</summary>
     public static async Task<string?> HostOfAsync(NodeProcess via, string conversationId)
     {
-        var body = await via.Http.GetFromJsonAsync<JsonElement>($"/cluster/conversations/{conversationId}");
+        var body = await via.GetJsonAsync($"/cluster/conversations/{conversationId}");
         var node = body.GetProperty("node");
         return node.ValueKind == JsonValueKind.Null ? null : node.GetString();
+    }
+
+    /// <summary>
+    /// Creates a conversation and returns its id. A cold cluster (first shard allocation, the journal's tables created
+    /// on first use, JIT) may answer 503 to the very first requests; like a careful client, retry those with the same
+    /// <c>conversation_id</c>, so a create that timed out but happened is answered 200 instead of made twice (bounded).
+    /// </summary>
+    public static async Task<string> CreateConversationAsync(NodeProcess via, string? title = null)
+    {
+        var id = Guid.NewGuid().ToString("N");
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            using var created = await via.Http.PostAsJsonAsync("/api/conversations", new { conversation_id = id, title });
+            if (created.IsSuccessStatusCode)
+            {
+                var returned = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+                return returned == id ? id : throw new InvalidOperationException($"asked for {id}, got {returned}");
+            }
+            if ((int)created.StatusCode != 503 || DateTime.UtcNow > deadline)
+                throw new InvalidOperationException($"create on {via.Name}: {(int)created.StatusCode} {await created.Content.ReadAsStringAsync()}");
+            await Task.Delay(200); // client back-off
+        }
     }
 
     /// <summary>Creates conversations through <paramref name="via"/> until one lands on <paramref name="host"/> (bounded).</summary>
@@ -77,9 +100,7 @@ public sealed class TestCluster : IAsyncDisposable
     {
         for (var attempt = 0; attempt < 60; attempt++)
         {
-            var created = await via.Http.PostAsJsonAsync("/api/conversations", new { });
-            created.EnsureSuccessStatusCode();
-            var id = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+            var id = await CreateConversationAsync(via);
             if (await HostOfAsync(via, id) == host.Address) return id;
         }
         throw new InvalidOperationException($"no conversation landed on {host.Name} in 60 attempts");
@@ -92,7 +113,7 @@ public sealed class TestCluster : IAsyncDisposable
         string? page = null;
         for (var i = 0; i < 10_000; i++)
         {
-            var body = await via.Http.GetFromJsonAsync<JsonElement>(
+            var body = await via.GetJsonAsync(
                 $"/api/conversations/{conversationId}/events/search?limit=100" + (page is null ? "" : $"&page_id={page}"));
             stored.AddRange(body.GetProperty("items").EnumerateArray().Select(e => e.GetProperty("id").GetString()!));
             page = body.GetProperty("next_page_id").ValueKind == JsonValueKind.Null ? null : body.GetProperty("next_page_id").GetString();
