@@ -48,7 +48,7 @@ public enum ClusterDiscovery
     None,
     /// <summary>Seed nodes found through Akka.Discovery's config method: a static endpoint list (<see cref="ClusterSettings.DiscoveryEndpoints"/>).</summary>
     Config,
-    /// <summary>Seed nodes found through Akka.Discovery.KubernetesApi: the pods matching a label selector.</summary>
+    /// <summary>Seed nodes found through the Kubernetes API: the running pods matching a label selector.</summary>
     Kubernetes,
 }
 
@@ -72,6 +72,8 @@ public sealed record ClusterSettings
     public string[] DiscoveryEndpoints { get; init; } = [];
     /// <summary>Kubernetes discovery: the name of the pods' container port that remoting listens on.</summary>
     public string KubernetesPortName { get; init; } = "remoting";
+    /// <summary>Kubernetes API base URL; empty: the in-cluster address from <c>KUBERNETES_SERVICE_HOST</c>/<c>_PORT</c>.</summary>
+    public string? KubernetesApiUrl { get; init; }
     public string KubernetesPodLabelSelector { get; init; } = "app={0}";
     public string? KubernetesNamespace { get; init; }
     /// <summary>Split Brain Resolver: how long membership must be stable before it downs the unreachable side.</summary>
