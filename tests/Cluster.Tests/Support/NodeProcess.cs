@@ -42,7 +42,10 @@ public sealed partial class NodeProcess : IAsyncDisposable
     public static async Task<NodeProcess> StartAsync(string name, string connectionString, IReadOnlyList<string> seeds,
         IReadOnlyDictionary<string, string>? extra = null)
     {
-        var settings = new Dictionary<string, string>(FastFailover)
+        // AKKA_SYNC_PRODUCTION_TIMINGS=1 runs the nodes on akka.hocon's production failure settings (to measure them).
+        var settings = new Dictionary<string, string>(Environment.GetEnvironmentVariable("AKKA_SYNC_PRODUCTION_TIMINGS") == "1"
+            ? new Dictionary<string, string> { ["Limits:AskTimeout"] = "00:00:03" }
+            : FastFailover)
         {
             ["urls"] = "http://127.0.0.1:0",
             ["Cluster:Host"] = "127.0.0.1",
