@@ -81,6 +81,9 @@ public sealed class ConversationActor : ReceivePersistentActor
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(_ => { });
         Command<ReceiveTimeout>(_ => OnIdle());
+        // Hand-off (a node leaving) and passivation: stop only after every write in flight has been answered and
+        // published, so a rolling restart costs callers a pause, not a timeout and a retry.
+        Command<StopGracefully>(stop => DeferAsync(stop, _ => Context.Stop(Self)));
     }
 
     public override string PersistenceId => PersistenceIdOf(_id);
@@ -421,12 +424,18 @@ public sealed class ConversationActor : ReceivePersistentActor
     private void OnIdle()
     {
         if (_subscribers.Count > 0 || _awaiting.Count > 0) return;
-        Context.Parent.Tell(new Passivate(PoisonPill.Instance));
+        Context.Parent.Tell(new Passivate(StopGracefully.Instance));
     }
 
     private static DateTime Now() => DateTime.UtcNow;
 
     private sealed record SubscriberTerminated(IActorRef Subscriber);
+
+    /// <summary>The shard's hand-off and passivation stop message (local: shard and entity share a node).</summary>
+    public sealed record StopGracefully
+    {
+        public static readonly StopGracefully Instance = new();
+    }
 }
 
 /// <summary>What a conversation snapshot holds: its state and the index of its whole log.</summary>

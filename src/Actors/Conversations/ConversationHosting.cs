@@ -41,5 +41,6 @@ public static class ConversationHosting
                 StateStoreMode = StateStoreMode.DData,
                 // Entities passivate themselves when they have no subscribers (ConversationActor.OnIdle).
                 PassivateIdleEntityAfter = TimeSpan.Zero,
+                HandOffStopMessage = ConversationActor.StopGracefully.Instance,
             });
 }
