@@ -353,6 +353,33 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : SqliteActor
         Assert.Empty(sink.Events);
     }
 
+    [Fact]
+    public void After_a_read_times_out_and_is_retried_only_one_range_read_stays_in_flight()
+    {
+        var entity = CreateTestProbe();
+        var id = ConversationId.New();
+        var sink = new RecordingSink();
+        Sys.ActorOf(ConnectionActor.Props(entity.Ref, id, Dialect.V1, ReplayFrom.All, sink,
+            new ConnectionSettings(ReplayChunk: 10, RequestTimeout: TimeSpan.FromSeconds(3))));
+        entity.ExpectMsg<Subscribe>(Wait);
+        entity.Reply(new Subscribed(id, 30, 0, "{}"u8.ToArray()));
+        EventRange Range(long from) => new(id, Enumerable.Range((int)from, 10).Select(s => Envelope(id, s)).ToArray());
+
+        Assert.Equal(1, entity.ExpectMsg<ReadRange>(Wait).FromSeq); // left unanswered until it times out
+        Assert.Equal(1, entity.ExpectMsg<ReadRange>(Wait).FromSeq); // the retry
+        entity.Reply(Range(1)); // the first read's late answer
+        Assert.Equal(11, entity.ExpectMsg<ReadRange>(Wait).FromSeq);
+        entity.Reply(Range(1)); // the retry's answer: nothing new, and no reason to read again
+        entity.Reply(Range(11));
+        Assert.Equal(21, entity.ExpectMsg<ReadRange>(Wait).FromSeq);
+        entity.Reply(Range(21));
+
+        AwaitCondition(() => sink.ReplaysCompleted == 1, Wait);
+        Assert.Equal(Seqs(1, 30), sink.Seqs);
+        Assert.False(entity.HasMessages, "a second read was still in flight");
+        AssertWellFormed(sink.Frames);
+    }
+
     private static EventEnvelope Envelope(ConversationId id, long seq) =>
         new(id, seq, Guid.NewGuid().ToString("D"), "MessageEvent", "agent", seq, "{}"u8.ToArray());
 }
