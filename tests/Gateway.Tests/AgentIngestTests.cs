@@ -143,6 +143,7 @@ public sealed class AgentIngestTests : IAsyncLifetime
 }
 
 /// <summary>Bytes that are not UTF-8 are a clear 400 on every JSON route, never a 500.</summary>
+[Trait("Category", "Stress")]
 public sealed class InvalidUtf8Tests
 {
     [Theory]

@@ -1,14 +1,17 @@
 using System.Text;
 using Akka.Sync.Gateway.Tests.Support;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace Akka.Sync.Gateway.Tests;
 
 /// <summary>
 /// A corpus of malformed input on every surface: each gets its contract error, the server stays healthy, nothing is
-/// stored, and no expected error leaves a stack trace in the log.
+/// stored, no expected error leaves a stack trace in the log, and every socket, pump, connection actor and thread is
+/// released afterwards.
 /// </summary>
-public sealed class BadInputLogTests
+[Trait("Category", "Stress"), Collection(StressCollection.Name)]
+public sealed class BadInputLogTests(ITestOutputHelper output)
 {
     [Fact]
     public async Task Malformed_input_everywhere_gets_clear_errors_and_no_stack_traces()
@@ -17,6 +20,7 @@ public sealed class BadInputLogTests
         await using var server = await SyncServer.StartAsync(new Dictionary<string, string?> { ["Limits:MaxFrameBytes"] = "65536" }, logs: logs);
         var id = await server.NewConversationAsync();
         var v0 = (await server.CreateConversationAsync(new { protocol = "v0" })).GetProperty("id").GetString()!;
+        var baseline = await ResourceBaseline.CaptureAsync(server, output);
 
         var rest = new (string Method, string Path, string Body, int Status)[]
         {
@@ -59,5 +63,6 @@ public sealed class BadInputLogTests
         Assert.Equal(1, (await server.GetAsync($"/api/conversations/{id}/events/count")).Body.GetInt64());
         var traces = logs.Lines.Where(l => l.Contains("Exception") || l.Contains("   at ")).ToList();
         Assert.True(traces.Count == 0, string.Join("\n---\n", traces.Take(3)));
+        await baseline.AssertReturnedAsync();
     }
 }

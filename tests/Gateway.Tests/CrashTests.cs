@@ -12,6 +12,7 @@ namespace Akka.Sync.Gateway.Tests;
 /// The server process killed with SIGKILL during a burst of ingests: after a restart on the same SQLite file every
 /// acknowledged event is there at its acknowledged seq, no batch is half-visible, and seqs stay contiguous.
 /// </summary>
+[Trait("Category", "Stress")]
 public sealed partial class CrashTests(ITestOutputHelper output)
 {
     private sealed class ServerProcess : IAsyncDisposable

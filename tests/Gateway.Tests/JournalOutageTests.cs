@@ -10,6 +10,7 @@ namespace Akka.Sync.Gateway.Tests;
 /// 503 / an error frame, sockets stay up, nothing is acknowledged that was not stored, and service resumes when the
 /// files are writable again.
 /// </summary>
+[Trait("Category", "Stress")]
 public sealed class JournalOutageTests(ITestOutputHelper output)
 {
     private static void Chattr(string flag, string dir)

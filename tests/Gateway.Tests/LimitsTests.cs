@@ -4,6 +4,7 @@ using Xunit;
 namespace Akka.Sync.Gateway.Tests;
 
 /// <summary>Bounds on abuse: failed-auth attempts per address (429) and sockets per conversation and per node (1013).</summary>
+[Trait("Category", "Stress")]
 public sealed class LimitsTests
 {
     [Fact]

@@ -6,8 +6,9 @@ namespace Akka.Sync.Gateway.Tests;
 
 /// <summary>
 /// Bounded stress: sockets that keep dropping and resuming with <c>after_event_id</c> while events pour in
-/// end with every event exactly once, in order.
+/// end with every event exactly once, in order, and leave no socket, pump, connection actor or thread behind.
 /// </summary>
+[Trait("Category", "Stress"), Collection(StressCollection.Name)]
 public sealed class ReconnectStressTests(ITestOutputHelper output)
 {
     [Fact]
@@ -15,6 +16,7 @@ public sealed class ReconnectStressTests(ITestOutputHelper output)
     {
         await using var server = await SyncServer.StartAsync();
         var id = await server.NewConversationAsync();
+        var baseline = await ResourceBaseline.CaptureAsync(server, output);
         const int total = 2000;
         var seed = Environment.TickCount;
         output.WriteLine($"seed {seed}");
@@ -41,5 +43,6 @@ public sealed class ReconnectStressTests(ITestOutputHelper output)
             output.WriteLine($"{reconnects} connections");
             Assert.Equal(stored, received);
         }
+        await baseline.AssertReturnedAsync();
     }
 }

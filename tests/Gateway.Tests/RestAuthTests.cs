@@ -4,6 +4,7 @@ using Xunit;
 namespace Akka.Sync.Gateway.Tests;
 
 /// <summary>CONTRACT §7–8: REST keys. Server keys open everything; a conversation key opens that conversation only.</summary>
+[Trait("Category", "Stress")]
 public sealed class RestAuthTests : IAsyncLifetime
 {
     private const string ServerKey = "rest-server-key";

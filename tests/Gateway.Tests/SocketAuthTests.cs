@@ -4,6 +4,7 @@ using Xunit;
 namespace Akka.Sync.Gateway.Tests;
 
 /// <summary>CONTRACT §3 and §8: socket authentication with server keys and per-conversation keys.</summary>
+[Trait("Category", "Stress")]
 public sealed class SocketAuthTests : IAsyncLifetime
 {
     private const string ServerKey = "server-key-for-tests";

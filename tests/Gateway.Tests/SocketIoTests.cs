@@ -1,11 +1,12 @@
 using System.Text.Json;
 using Akka.Sync.Gateway.Tests.Support;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace Akka.Sync.Gateway.Tests;
 
 /// <summary>CONTRACT §5–6 with the real npm socket.io-client 4.8.1, configured as the OpenHands V0 frontend.</summary>
-public sealed class SocketIoTests : IAsyncLifetime
+public sealed class SocketIoTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private SyncServer _server = null!;
 
@@ -214,10 +215,11 @@ public sealed class SocketIoTests : IAsyncLifetime
         Assert.Equal("error", (await _server.GetAsync($"/api/conversations/{v0}")).Body.GetProperty("agent_state").GetString());
     }
 
-    [Fact]
-    public async Task Fifty_clients_each_get_every_one_of_5000_events_once_in_order()
+    [Fact, Trait("Category", "Stress")]
+    public async Task Fifty_clients_each_get_every_one_of_5000_events_once_in_order_and_leave_nothing_behind()
     {
         var id = await NewV0Conversation();
+        var baseline = await ResourceBaseline.CaptureAsync(_server, output);
         const int clients = 50, total = 5000;
         var psi = new System.Diagnostics.ProcessStartInfo("node") { WorkingDirectory = NodeSocketIoClient.CompatDirectory, RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in new[] { "v0-soak.js", _server.BaseUri.ToString().TrimEnd('/'), id, $"{clients}", $"{total}", "110000" }) psi.ArgumentList.Add(a);
@@ -242,5 +244,9 @@ public sealed class SocketIoTests : IAsyncLifetime
         {
             if (!soak.HasExited) soak.Kill(entireProcessTree: true);
         }
+        // Every Socket.IO session let go of its slot, its pump and its connection actor.
+        using var exited = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await soak.WaitForExitAsync(exited.Token);
+        await baseline.AssertReturnedAsync(processWide: false);
     }
 }

@@ -10,6 +10,7 @@ namespace Akka.Sync.Protocol.Tests;
 /// Bounded, seeded fuzzing of every decoder that reads client bytes: each must answer with a value or a named error,
 /// never throw. The seed is printed so a failure can be replayed (set AKKA_SYNC_FUZZ_SEED).
 /// </summary>
+[Trait("Category", "Stress")]
 public sealed class FuzzTests(ITestOutputHelper output)
 {
     private const int Iterations = 20_000;

@@ -34,6 +34,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
     private IActorRef? _entity;
     private long _lastDelivered;
     private long _replayTarget;
+    private long _readFrom; // the FromSeq of the range read in flight; 0 when none is
+    private bool _awaitingRoom;
     private bool _sentFullState;
     private bool _replayCompleted;
     private readonly long _subscribedAt = System.Diagnostics.Stopwatch.GetTimestamp();
@@ -97,7 +99,10 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
             _lastDelivered = s.ReplayAfterSeq;
         }
         // Every later event will be published to us; what is missing up to LastSeq is read from the log.
+        // A read sent to an entity that has gone will not be answered: start reading afresh.
         _replayTarget = s.LastSeq;
+        _readFrom = 0;
+        Timers.Cancel("read");
         StartReplayOrLive();
     }
 
@@ -124,8 +129,9 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
     private void Replaying()
     {
         Receive<EventRange>(OnRange);
-        Receive<RetryRead>(_ => RequestRange());
-        Receive<RoomForReplay>(_ => RequestRange());
+        // Both may find the replay already complete (a late answer delivered the rest meanwhile).
+        Receive<RetryRead>(_ => { _readFrom = 0; StartReplayOrLive(); });
+        Receive<RoomForReplay>(_ => { _awaitingRoom = false; StartReplayOrLive(); });
         Receive<EventEnvelope>(_ => Stash.Stash());
         Receive<Subscribed>(_ => { }); // a late answer to a retried subscribe
         ReceiveCommon();
@@ -133,30 +139,48 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
 
     private void RequestRange()
     {
+        if (_awaitingRoom) return;
         if (!_sink.HasRoomForReplay)
         {
-            _sink.WhenRoomForReplay().PipeTo(Self, success: () => new RoomForReplay(), failure: _ => new RoomForReplay());
+            AwaitRoom();
             return;
         }
-        _region.Tell(new ReadRange(_id, _lastDelivered + 1, _replayTarget, _settings.ReplayChunk));
+        if (_readFrom != 0) return; // one read in flight at a time; its answer asks for the next
+        _readFrom = _lastDelivered + 1;
+        _region.Tell(new ReadRange(_id, _readFrom, _replayTarget, _settings.ReplayChunk));
         Timers.StartSingleTimer("read", new RetryRead(), _settings.RequestTimeout);
+    }
+
+    /// <summary>Replay is paced by the socket: read on once its queue has room (never at once: it would be refused again).</summary>
+    private void AwaitRoom()
+    {
+        if (_awaitingRoom) return;
+        _awaitingRoom = true;
+        _sink.WhenRoomForReplay().PipeTo(Self, success: () => new RoomForReplay(), failure: _ => new RoomForReplay());
     }
 
     private void OnRange(EventRange r)
     {
-        Timers.Cancel("read");
+        // Only the answer to the read in flight drives the next read. An answer to a read given up on after a
+        // timeout still delivers what it brings, but asks for nothing: otherwise two reads stay in flight for good.
+        var current = _readFrom != 0 && (r.Events.Length == 0 || r.Events[0].Seq == _readFrom);
+        if (current)
+        {
+            Timers.Cancel("read");
+            _readFrom = 0;
+        }
         foreach (var e in r.Events)
         {
             if (e.Seq <= _lastDelivered) continue;
             if (e.Seq != _lastDelivered + 1) break; // a stale answer; ask again from where we are
             if (!_sink.TryWriteEvent(e, replay: true))
             {
-                // Replay is paced by the socket: wait for the queue to drain, then read on from here.
-                RequestRange();
+                if (current) AwaitRoom();
                 return;
             }
             _lastDelivered = e.Seq;
         }
+        if (!current) return;
         if (r.Events.Length == 0 && _lastDelivered < _replayTarget)
         {
             // The log does not hold what the entity announced: a bug, not a client problem.
@@ -216,6 +240,10 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
             }
         });
         Receive<ClientBadFrame>(b => _sink.WriteError("bad_frame", b.Detail));
+        // Left over from a replay that ended or was interrupted by a resubscription.
+        Receive<EventRange>(_ => { });
+        Receive<RetryRead>(_ => _readFrom = 0);
+        Receive<RoomForReplay>(_ => _awaitingRoom = false);
     }
 
     /// <summary>A client's command goes to its conversation; a refusal comes back as an error frame.</summary>

@@ -12,8 +12,9 @@ public interface IClientSink
     void WriteFullState(byte[] fullState);
 
     /// <summary>
-    /// Queues one stored event. False when the bounded queue is full: the client is a slow consumer
-    /// and the caller closes it (it resumes later from its last event).
+    /// Queues one stored event. False when the bounded queue is full: live, the client is a slow consumer and the
+    /// caller closes it (it resumes later from its last event); in replay the caller waits for
+    /// <see cref="WhenRoomForReplay"/> and offers the event again. An empty queue accepts any event, however large.
     /// </summary>
     bool TryWriteEvent(EventEnvelope e, bool replay);
 
@@ -26,7 +27,10 @@ public interface IClientSink
     /// <summary>An error frame for this client only (not stored).</summary>
     void WriteError(string code, string detail);
 
-    /// <summary>Whether the queue has room for more replay (replay is paced, live is not).</summary>
+    /// <summary>
+    /// Whether the queue has room for more replay (replay is paced, live is not). After a refused
+    /// <see cref="TryWriteEvent"/> it stays false until the queue can take that event (at the latest, when it is empty).
+    /// </summary>
     bool HasRoomForReplay { get; }
 
     /// <summary>Completes when <see cref="HasRoomForReplay"/> becomes true again, or the socket closes.</summary>

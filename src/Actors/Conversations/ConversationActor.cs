@@ -149,15 +149,22 @@ public sealed class ConversationActor : ReceivePersistentActor
                 return;
             case Decision.Append a:
                 var stamped = _decided.Stamp(a.Drafts, Now());
-                // Input order: ids already in the log (or in flight) answer with their first seq,
-                // the rest take the stamped events in order.
+                // Input order: ids already in the log (or in flight, or earlier in this batch) answer with their
+                // first seq, the rest take the stamped events in order.
                 var items = new AppendedItem[c.Events.Length];
+                Dictionary<string, long>? inBatch = null;
                 var next = 0;
                 for (var i = 0; i < items.Length; i++)
                 {
                     var e = c.Events[i];
-                    if (e.Id is not null && SeqOf(e.Id) is { } known) items[i] = new AppendedItem(e.Id, known);
-                    else { var s = stamped[next++]; items[i] = new AppendedItem(s.Id, s.Seq); }
+                    if (e.Id is not null && (SeqOf(e.Id) ?? (inBatch is not null && inBatch.TryGetValue(e.Id, out var first) ? first : null)) is { } known)
+                    {
+                        items[i] = new AppendedItem(e.Id, known);
+                        continue;
+                    }
+                    var s = stamped[next++];
+                    items[i] = new AppendedItem(s.Id, s.Seq);
+                    if (e.Id is not null) (inBatch ??= new(StringComparer.Ordinal))[e.Id] = s.Seq;
                 }
                 Persist(stamped, new AppendResult(ResultCode.Ok, null, items));
                 return;

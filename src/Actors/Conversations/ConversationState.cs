@@ -166,16 +166,17 @@ public sealed record ConversationState(
     }
 
     /// <summary>
-    /// An agent batch: events whose id is already in the log are acknowledged, not stored again
-    /// (<paramref name="existingSeq"/> resolves ids already stored).
+    /// An agent batch: events whose id is already in the log, or earlier in the same batch, are acknowledged, not
+    /// stored again (<paramref name="existingSeq"/> resolves ids already stored).
     /// </summary>
     public Decision DecideAppend(IncomingEvent[] events, Func<string, long?> existingSeq)
     {
         if (Refusal(Dialect.V1) is { } refusal) return refusal;
         var drafts = new List<Draft>(events.Length);
+        HashSet<string>? batchIds = null;
         foreach (var e in events)
         {
-            if (e.Id is not null && existingSeq(e.Id) is not null) continue;
+            if (e.Id is not null && (existingSeq(e.Id) is not null || !(batchIds ??= new(StringComparer.Ordinal)).Add(e.Id))) continue;
             drafts.Add(new Draft(e.Kind, e.Source, e.Id, e.Body));
         }
         return new Decision.Append(drafts);

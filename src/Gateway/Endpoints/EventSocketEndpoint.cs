@@ -86,6 +86,7 @@ public static partial class EventSocketEndpoint
         });
         var transport = new WebSocketTransport(socket, settings.Limits, "v1");
         transport.Start(system.Materializer());
+        budget.TrackPump(transport);
         var connectionId = http.TraceIdentifier;
         using var scope = log.BeginScope(new Dictionary<string, object> { ["ConversationId"] = validId ? id.Hex : "-", ["ConnectionId"] = connectionId });
         SyncMetrics.SocketsOpen.Add(1, V1Tag);

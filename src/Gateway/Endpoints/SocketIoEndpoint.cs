@@ -55,7 +55,7 @@ public static partial class SocketIoEndpoint
         }
         try
         {
-            var session = new Session(http, socket, settings, keys, limiter, system, region.ActorRef, loggers.CreateLogger("Akka.Sync.Gateway.SocketIo"));
+            var session = new Session(http, socket, settings, keys, limiter, system, region.ActorRef, budget, loggers.CreateLogger("Akka.Sync.Gateway.SocketIo"));
             await session.RunAsync();
         }
         finally
@@ -72,7 +72,7 @@ public static partial class SocketIoEndpoint
 
     /// <summary>One Engine.IO connection and its Socket.IO session on the default namespace.</summary>
     private sealed partial class Session(HttpContext http, WebSocket socket, GatewaySettings settings, ApiKeys keys,
-        FailedAuthLimiter limiter, ActorSystem system, IActorRef region, ILogger log)
+        FailedAuthLimiter limiter, ActorSystem system, IActorRef region, SocketBudget budget, ILogger log)
     {
         private readonly WebSocketTransport _transport = new(socket, settings.Limits, "v0");
         private static readonly KeyValuePair<string, object?> V0Tag = new("dialect", "v0");
@@ -88,6 +88,7 @@ public static partial class SocketIoEndpoint
         public async Task RunAsync()
         {
             _transport.Start(system.Materializer());
+            budget.TrackPump(_transport);
             using var scope = log.BeginScope(new Dictionary<string, object> { ["ConnectionId"] = _engineSid });
             SyncMetrics.SocketsOpen.Add(1, V0Tag);
             _transport.Enqueue(EngineIo.Open(_engineSid, PingIntervalMs, PingTimeoutMs, settings.Limits.MaxFrameBytes));

@@ -2,12 +2,27 @@ using Akka.Sync.Gateway.Settings;
 
 namespace Akka.Sync.Gateway.Transport;
 
-/// <summary>Counts this node's open sockets (both dialects) against <c>Limits:MaxSocketsPerNode</c>.</summary>
+/// <summary>
+/// Counts this node's open sockets (both dialects) against <c>Limits:MaxSocketsPerNode</c>, and the outbound pumps
+/// still running (a pump that outlives its socket would be a leak; the stress tests check both return to zero).
+/// </summary>
 public sealed class SocketBudget(GatewaySettings settings)
 {
     private int _open;
+    private int _pumps;
 
     public int Open => Volatile.Read(ref _open);
+
+    /// <summary>Outbound pumps (<see cref="WebSocketTransport"/>) started and not yet completed.</summary>
+    public int Pumps => Volatile.Read(ref _pumps);
+
+    /// <summary>Counts a started transport's pump until it completes.</summary>
+    public void TrackPump(WebSocketTransport transport)
+    {
+        Interlocked.Increment(ref _pumps);
+        transport.Completion.ContinueWith(_ => Interlocked.Decrement(ref _pumps), CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
 
     /// <summary>Takes a slot; false (and nothing taken) when the node is full.</summary>
     public bool TryTake()

@@ -31,6 +31,7 @@ public sealed class WebSocketTransport
     private long _bytes;
     private int _closing;
     private volatile bool _dropQueued;
+    private volatile bool _refused;
 
     private readonly KeyValuePair<string, object?> _dialectTag;
 
@@ -57,18 +58,32 @@ public sealed class WebSocketTransport
             .RunWith(Sink.Ignore<Done>(), materializer);
     }
 
-    /// <summary>Queues an event frame within the bounds; false when the queue is full (a slow consumer).</summary>
+    /// <summary>
+    /// What a frame counts against <c>Limits:MaxQueuedBytes</c>: its length, but at most half the bound. An event
+    /// may be larger than the bound (a REST body may be 16 MiB); counted whole it would make every socket it reaches
+    /// a slow consumer as soon as anything followed it (a batch of [large, small] would close every live socket).
+    /// Counted at half, a client falls behind only when two such events or the bound's worth of others wait.
+    /// </summary>
+    private long Cost(byte[] frame) => Math.Min(frame.Length, Math.Max(1, _limits.MaxQueuedBytes / 2));
+
+    /// <summary>
+    /// Queues an event frame within the bounds; false when the queue is full (a slow consumer). An empty queue takes
+    /// any frame, so no single event is refused forever. After a refusal <see cref="HasRoomForReplay"/> stays false
+    /// until the queue is empty again.
+    /// </summary>
     public bool TryEnqueueBounded(byte[] frame)
     {
         if (IsClosing) return true;
         var frames = Interlocked.Increment(ref _frames);
-        var bytes = Interlocked.Add(ref _bytes, frame.Length);
-        if (frames > _limits.MaxQueuedFrames || bytes > _limits.MaxQueuedBytes)
+        var bytes = Interlocked.Add(ref _bytes, Cost(frame));
+        if (frames > 1 && (frames > _limits.MaxQueuedFrames || bytes > _limits.MaxQueuedBytes))
         {
             Interlocked.Decrement(ref _frames);
-            Interlocked.Add(ref _bytes, -frame.Length);
+            Interlocked.Add(ref _bytes, -Cost(frame));
+            _refused = true;
             return false;
         }
+        _refused = false;
         _queue.Writer.TryWrite(new Outbound(frame, 0, null));
         return true;
     }
@@ -78,12 +93,23 @@ public sealed class WebSocketTransport
     {
         if (IsClosing) return;
         Interlocked.Increment(ref _frames);
-        Interlocked.Add(ref _bytes, frame.Length);
+        Interlocked.Add(ref _bytes, Cost(frame));
         _queue.Writer.TryWrite(new Outbound(frame, 0, null));
     }
 
-    public bool HasRoomForReplay =>
-        Volatile.Read(ref _frames) < _limits.MaxQueuedFrames / 2 && Interlocked.Read(ref _bytes) < _limits.MaxQueuedBytes / 2;
+    /// <summary>
+    /// Room for more replay: the queue is below half its bounds, or, once a frame was refused, empty (the refused frame
+    /// may be larger than half the bound; an empty queue always takes it, so waiting for empty always ends in progress).
+    /// </summary>
+    public bool HasRoomForReplay
+    {
+        get
+        {
+            var frames = Volatile.Read(ref _frames);
+            if (frames <= 0) return true;
+            return !_refused && frames < _limits.MaxQueuedFrames / 2 && Interlocked.Read(ref _bytes) < _limits.MaxQueuedBytes / 2;
+        }
+    }
 
     public Task WhenRoomForReplay()
     {
@@ -126,7 +152,7 @@ public sealed class WebSocketTransport
             if (item.Frame is { } frame)
             {
                 Interlocked.Decrement(ref _frames);
-                Interlocked.Add(ref _bytes, -frame.Length);
+                Interlocked.Add(ref _bytes, -Cost(frame));
                 if (!_dropQueued && _socket.State == WebSocketState.Open)
                 {
                     await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, _abort.Token);

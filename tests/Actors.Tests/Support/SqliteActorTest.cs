@@ -3,7 +3,12 @@ using Akka.Configuration;
 using Akka.Persistence.Sql;
 using Akka.Sync.Actors.Conversations;
 using Akka.Sync.Protocol;
+using Microsoft.Data.Sqlite;
+using Xunit;
 using Xunit.Abstractions;
+using static Akka.Sync.Protocol.ConversationCommands;
+using static Akka.Sync.Protocol.ConversationQueries;
+using static Akka.Sync.Protocol.ConversationReplies;
 
 namespace Akka.Sync.Actors.Tests.Support;
 
@@ -13,6 +18,9 @@ namespace Akka.Sync.Actors.Tests.Support;
 /// </summary>
 public abstract class SqliteActorTest : Akka.TestKit.Xunit2.TestKit
 {
+    /// <summary>The bound of every wait: generous for a loaded 2-core machine, far below the suite's patience.</summary>
+    protected static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
+
     protected string DataDirectory { get; }
     protected string DatabaseFile => Path.Combine(DataDirectory, "test.db");
 
@@ -27,6 +35,12 @@ public abstract class SqliteActorTest : Akka.TestKit.Xunit2.TestKit
     {
         var dir = Path.Combine(Path.GetTempPath(), "akka-sync-actor-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
+        // WAL, as the server runs its SQLite file (AkkaSyncHosting.PrepareSqlite).
+        using var connection = new SqliteConnection($"Data Source={Path.Combine(dir, "test.db")};Pooling=False");
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA journal_mode=WAL;";
+        command.ExecuteNonQuery();
         return dir;
     }
 
@@ -65,68 +79,87 @@ public abstract class SqliteActorTest : Akka.TestKit.Xunit2.TestKit
     protected static IncomingEvent Event(string kind = "MessageEvent", string source = "agent", string? id = null, string body = "{}") =>
         new(kind, source, id, System.Text.Encoding.UTF8.GetBytes(body));
 
+    protected static IncomingEvent[] Events(int n) => Enumerable.Range(0, n).Select(_ => Event()).ToArray();
+
+    protected static long[] Seqs(long from, long to) => Enumerable.Range((int)from, (int)(to - from + 1)).Select(i => (long)i).ToArray();
+
+    // ---- conversation helpers (each waits for its answer) ----
+
+    protected ConversationId CreateConversation(IActorRef region)
+    {
+        var id = ConversationId.New();
+        region.Tell(new Create(id, Dialect.V1, "t", null, ConversationState.HashKey("k")));
+        Assert.Equal(ResultCode.Created, ExpectMsg<CreateResult>(Wait).Code);
+        return id;
+    }
+
+    protected AppendResult Append(IActorRef region, ConversationId id, params IncomingEvent[] events)
+    {
+        region.Tell(new AppendEvents(id, events));
+        return ExpectMsg<AppendResult>(Wait);
+    }
+
+    protected AppendedItem[] AppendOk(IActorRef region, ConversationId id, int n)
+    {
+        var result = Append(region, id, Events(n));
+        Assert.Equal(ResultCode.Ok, result.Code);
+        return result.Items;
+    }
+
+    protected long Count(IActorRef region, ConversationId id)
+    {
+        region.Tell(new CountEvents(id, ConversationQueries.EventFilter.None));
+        return ExpectMsg<EventCount>(Wait).Count;
+    }
+
+    /// <summary>Stops the entity's current incarnation and waits until it is gone (the next message starts a fresh one).</summary>
+    protected void RestartEntity(IActorRef region, ConversationId id)
+    {
+        region.Tell(new EntityParent.GetEntity(id));
+        var entity = ExpectMsg<EntityParent.Entity>(Wait).Ref ?? throw new InvalidOperationException("no running entity");
+        var watcher = CreateTestProbe();
+        watcher.Watch(entity);
+        region.Tell(new EntityParent.StopEntity(id));
+        watcher.ExpectTerminated(entity, Wait);
+    }
+
+    // ---- the SQLite file, read and changed behind the actors' backs ----
+
+    protected SqliteConnection OpenDatabase()
+    {
+        var connection = new SqliteConnection($"Data Source={DatabaseFile};Pooling=False");
+        connection.Open();
+        return connection;
+    }
+
+    protected long Scalar(string sql, string persistenceId)
+    {
+        using var connection = OpenDatabase();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.Parameters.AddWithValue("$p", persistenceId);
+        return (long)command.ExecuteScalar()!;
+    }
+
+    /// <summary>Rows the journal holds for a conversation (log entries and conversation events alike).</summary>
+    protected long JournalRows(ConversationId id) =>
+        Scalar("SELECT COUNT(*) FROM journal WHERE persistence_id = $p", ConversationActor.PersistenceIdOf(id));
+
+    protected long SnapshotRows(ConversationId id) =>
+        Scalar("SELECT COUNT(*) FROM snapshot WHERE persistence_id = $p", ConversationActor.PersistenceIdOf(id));
+
+    protected void Execute(string sql)
+    {
+        using var connection = OpenDatabase();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
     protected override void AfterAll()
     {
         base.AfterAll();
-        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        SqliteConnection.ClearAllPools();
         try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-    }
-}
-
-/// <summary>
-/// Routes <see cref="IWithConversationId"/> messages to one child <see cref="ConversationActor"/> per id, like a
-/// shard region, and honours Passivate. <see cref="StopEntity"/> stops a child as a node loss or a rebalance would;
-/// messages for it are held until it is gone, then delivered to a fresh incarnation that recovers from the journal.
-/// </summary>
-public sealed class EntityParent(ConversationSettings settings, IActorRef directory) : UntypedActor
-{
-    public sealed record StopEntity(ConversationId Id);
-    public sealed record Passivated(ConversationId Id);
-
-    private readonly Dictionary<string, IActorRef> _children = [];
-    private readonly Dictionary<string, List<(object Message, IActorRef Sender)>> _held = [];
-    private readonly HashSet<IActorRef> _passivationWatchers = [];
-
-    protected override void OnReceive(object message)
-    {
-        switch (message)
-        {
-            case "watch-passivation":
-                _passivationWatchers.Add(Sender);
-                break;
-            case StopEntity s when _children.TryGetValue(s.Id.Hex, out var child):
-                _held.TryAdd(s.Id.Hex, []);
-                Context.Stop(child);
-                break;
-            case Akka.Cluster.Sharding.Passivate p:
-                var name = Sender.Path.Name;
-                _held.TryAdd(name, []);
-                Sender.Tell(p.StopMessage);
-                foreach (var w in _passivationWatchers) w.Tell(new Passivated(ConversationId.Parse(name)));
-                break;
-            case Terminated t:
-                var id = t.ActorRef.Path.Name;
-                _children.Remove(id);
-                if (_held.Remove(id, out var held))
-                    foreach (var (m, sender) in held) ChildFor(id).Tell(m, sender);
-                break;
-            case IWithConversationId m:
-                var hex = m.ConversationId.Hex;
-                if (_held.TryGetValue(hex, out var waiting)) waiting.Add((message, Sender));
-                else ChildFor(hex).Forward(message);
-                break;
-            default:
-                Unhandled(message);
-                break;
-        }
-    }
-
-    private IActorRef ChildFor(string hex)
-    {
-        if (_children.TryGetValue(hex, out var child)) return child;
-        child = Context.ActorOf(Props.Create(() => new ConversationActor(ConversationId.Parse(hex), settings, directory)), hex);
-        Context.Watch(child);
-        _children[hex] = child;
-        return child;
     }
 }
