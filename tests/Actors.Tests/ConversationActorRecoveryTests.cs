@@ -28,6 +28,27 @@ public sealed class ConversationActorRecoveryTests(ITestOutputHelper output) : S
     }
 
     [Fact]
+    public void The_hand_off_stop_answers_the_writes_in_flight_before_the_entity_stops()
+    {
+        var region = Region(Settings());
+        var id = CreateConversation(region);
+        region.Tell(new EntityParent.GetEntity(id));
+        var entity = ExpectMsg<EntityParent.Entity>(Wait).Ref!;
+        var watcher = CreateTestProbe();
+        watcher.Watch(entity);
+
+        // The shard's hand-off stop arrives while a batch is being written (a node leaving mid-burst).
+        entity.Tell(new AppendEvents(id, Events(200)));
+        entity.Tell(ConversationActor.StopGracefully.Instance);
+
+        var result = ExpectMsg<AppendResult>(Wait);
+        Assert.Equal(ResultCode.Ok, result.Code);
+        Assert.Equal(200, result.Items.Length);
+        watcher.ExpectTerminated(entity, Wait);
+        Assert.Equal(200, Count(region, id)); // the next incarnation has every acknowledged event
+    }
+
+    [Fact]
     public void A_restarted_entity_recovers_every_acknowledged_event_and_continues_the_seq()
     {
         var region = Region(Settings(tail: 5));
