@@ -18,7 +18,9 @@ public sealed class PostgresTests(ITestOutputHelper output)
     {
         await using var postgres = await PostgresServer.StartAsync();
         var conversations = new List<(string Id, IngestWriter Writer)>();
-        await using (var cluster = await TestCluster.StartAsync(postgres, 3))
+        // A short in-memory tail: the reads below (event search pages, socket replay) come from PostgreSQL itself.
+        var shortTail = new Dictionary<string, string> { ["Limits:TailEvents"] = "20" };
+        await using (var cluster = await TestCluster.StartAsync(postgres, 3, shortTail))
         {
             // Six conversations spread over the nodes, each written through a different node than it was created on.
             for (var i = 0; i < 6; i++)
@@ -32,7 +34,7 @@ public sealed class PostgresTests(ITestOutputHelper output)
             foreach (var node in cluster.Nodes) node.Kill(); // every node at once, no shutdown hooks
         }
 
-        await using var restarted = await TestCluster.StartAsync(postgres, 3);
+        await using var restarted = await TestCluster.StartAsync(postgres, 3, shortTail);
         var total = 0;
         foreach (var (id, writer) in conversations)
         {
@@ -41,6 +43,10 @@ public sealed class PostgresTests(ITestOutputHelper output)
             total += stored.Count;
             var info = await restarted.Nodes[2].GetJsonAsync($"/api/conversations/{id}");
             Assert.StartsWith("conversation ", info.GetProperty("title").GetString());
+            // A new socket replays the whole log (150 events, 20 in memory) from the journal, in order.
+            await using var socket = await EventStream.OpenAsync(id, restarted.Nodes[1].SocketUri(id, "resend_all=true"));
+            await socket.WaitForCountAsync(stored.Count, Bound);
+            Assert.Equal(stored, socket.Ids);
         }
         var count = await restarted.Nodes[1].GetJsonAsync("/api/conversations/count");
         Assert.True(count.GetInt32() == 6, $"the directory counts {count.GetInt32()} conversations, not 6");

@@ -13,11 +13,18 @@ public sealed class TestCluster : IAsyncDisposable
     public PostgresServer Postgres { get; }
     public List<NodeProcess> Nodes { get; } = [];
 
-    private TestCluster(PostgresServer postgres) => Postgres = postgres;
+    private readonly IReadOnlyDictionary<string, string>? _settings;
 
-    public static async Task<TestCluster> StartAsync(PostgresServer postgres, int size)
+    private TestCluster(PostgresServer postgres, IReadOnlyDictionary<string, string>? settings)
     {
-        var cluster = new TestCluster(postgres);
+        Postgres = postgres;
+        _settings = settings;
+    }
+
+    /// <summary>Starts <paramref name="size"/> nodes; <paramref name="settings"/> go to every node (also ones started later).</summary>
+    public static async Task<TestCluster> StartAsync(PostgresServer postgres, int size, IReadOnlyDictionary<string, string>? settings = null)
+    {
+        var cluster = new TestCluster(postgres, settings);
         try
         {
             var first = await cluster.StartNodeAsync("node1", []);
@@ -36,7 +43,7 @@ public sealed class TestCluster : IAsyncDisposable
     /// <summary>Starts a node that joins through the given seeds (none: it forms a cluster of its own).</summary>
     public async Task<NodeProcess> StartNodeAsync(string name, IReadOnlyList<string> seeds)
     {
-        var node = await NodeProcess.StartAsync(name, Postgres.ConnectionString, seeds);
+        var node = await NodeProcess.StartAsync(name, Postgres.ConnectionString, seeds, _settings);
         lock (_all)
         {
             _all.Add(node);
