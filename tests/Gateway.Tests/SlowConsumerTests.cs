@@ -90,7 +90,7 @@ public sealed class SlowConsumerTests(ITestOutputHelper output)
         const long bound = 4L * QueueBytes + 2L * TailEvents * EventBytes + Total * 1024L + 8L * 1024 * 1024;
         var heapGrowth = heapPeak - heapBefore;
         output.WriteLine($"managed heap: {Mb(heapBefore)} before, {Mb(heapPeak)} peak (+{Mb(heapGrowth)}; bound {Mb(bound)}, " +
-                         $"ingested {Mb(ingested)}); working set +{Mb(workingSetPeakDelta)}");
+                         $"ingested {Mb(ingested)}); working set {(workingSetPeakDelta >= 0 ? "+" : "")}{Mb(workingSetPeakDelta)}");
         Assert.True(bound < ingested / 2, "the bound must be well below what an unbounded queue would hold");
         Assert.True(heapGrowth < bound, $"heap grew {Mb(heapGrowth)}, bound {Mb(bound)}");
 
