@@ -26,7 +26,9 @@ public sealed class SocketIoAuthTests : IAsyncLifetime
     [Theory]
     [InlineData(null)]        // JS null: the URL carries the literal "null"
     [InlineData("wrong")]
-    [InlineData("V0-SERVER-KEY")]
+    [InlineData("V0-SERVER-KEY")]   // the server key in another case
+    [InlineData("v0-server-key ")]  // the server key with trailing whitespace
+    [InlineData("v0-server-ke")]    // truncated
     public async Task A_missing_or_wrong_key_is_refused_with_invalid_session_api_key(string? key)
     {
         var (id, _) = await NewV0();
