@@ -54,6 +54,7 @@ public sealed class PostgresTests(ITestOutputHelper output)
     }
 
     [Fact]
+    [Trait("Category", "Stress")]
     public async Task While_PostgreSQL_is_down_ingest_answers_503_sockets_stay_up_and_service_resumes_when_it_is_back()
     {
         await using var postgres = await PostgresServer.StartAsync();
