@@ -85,7 +85,7 @@ public static partial class EventSocketEndpoint
             KeepAliveTimeout = settings.Limits.PingTimeout,
         });
         var transport = new WebSocketTransport(socket, settings.Limits, "v1");
-        transport.Start(system.Materializer());
+        transport.Start();
         var connectionId = http.TraceIdentifier;
         using var scope = log.BeginScope(new Dictionary<string, object> { ["ConversationId"] = validId ? id.Hex : "-", ["ConnectionId"] = connectionId });
         SyncMetrics.SocketsOpen.Add(1, V1Tag);

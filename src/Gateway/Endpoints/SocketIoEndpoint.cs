@@ -87,7 +87,7 @@ public static partial class SocketIoEndpoint
 
         public async Task RunAsync()
         {
-            _transport.Start(system.Materializer());
+            _transport.Start();
             using var scope = log.BeginScope(new Dictionary<string, object> { ["ConnectionId"] = _engineSid });
             SyncMetrics.SocketsOpen.Add(1, V0Tag);
             _transport.Enqueue(EngineIo.Open(_engineSid, PingIntervalMs, PingTimeoutMs, settings.Limits.MaxFrameBytes));
