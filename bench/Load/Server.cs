@@ -71,6 +71,7 @@ public sealed class Server : IAsyncDisposable
             // One log line per socket open/close at Information would be measured too; the bench runs at Warning.
             psi.Environment["Logging__LogLevel__Default"] = "Warning";
             psi.Environment["Limits__MaxSocketsPerNode"] = "20000";
+            if (Environment.GetEnvironmentVariable("BENCH_AKKA_TAIL") is { } tail) psi.Environment["Limits__TailEvents"] = tail;
         }
         if (env is not null) foreach (var (k, v) in env) psi.Environment[k] = v;
         var log = new StreamWriter(Path.Combine(paths.Work, $"{label}-{port}.log")) { AutoFlush = true };
