@@ -71,7 +71,9 @@ public sealed class Server : IAsyncDisposable
             // One log line per socket open/close at Information would be measured too; the bench runs at Warning.
             psi.Environment["Logging__LogLevel__Default"] = "Warning";
             psi.Environment["Limits__MaxSocketsPerNode"] = "20000";
-            if (Environment.GetEnvironmentVariable("BENCH_AKKA_TAIL") is { } tail) psi.Environment["Limits__TailEvents"] = tail;
+            // Diagnosis only (never set by bench/run): extra settings for the product, "Key=Value;Key=Value".
+            foreach (var pair in (Environment.GetEnvironmentVariable("BENCH_AKKA_ENV") ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries))
+                if (pair.Split('=', 2) is [var key, var value]) psi.Environment[key] = value;
         }
         if (env is not null) foreach (var (k, v) in env) psi.Environment[k] = v;
         var log = new StreamWriter(Path.Combine(paths.Work, $"{label}-{port}.log")) { AutoFlush = true };

@@ -219,28 +219,30 @@ public sealed class Workloads(Paths paths, Sizes sizes, Results results, HttpCli
 
     // ---- 5. ingest ----
     /// <summary>P producers, each on its own conversation, posting batches back to back until E events are stored.</summary>
-    public async Task IngestAsync(ServerKind kind, string label, IDictionary<string, string>? env = null)
+    public async Task IngestAsync(ServerKind kind, string label, IDictionary<string, string>? env = null, int? batchSize = null)
     {
         const string W = "5. ingest";
+        var batch = batchSize ?? sizes.IngestBatch;
         await using var server = await StartAsync(kind, "ingest", env);
         var api = new Api(http, server.BaseUrl);
         var conversations = new List<string>();
         for (var i = 0; i < sizes.IngestProducers; i++) conversations.Add(await api.CreateConversationAsync());
         // Warm-up (JIT, connection pool, first journal writes), not counted.
-        foreach (var c in conversations) await api.IngestAsync(c, 0, sizes.IngestBatch);
+        foreach (var c in conversations) await api.IngestAsync(c, 0, batch);
         var perProducer = sizes.IngestEvents / sizes.IngestProducers;
         var cpu0 = server.Cpu();
         var sw = Stopwatch.StartNew();
         await Task.WhenAll(conversations.Select(async c =>
         {
-            for (var n = 0; n < perProducer && sw.Elapsed < TimeSpan.FromSeconds(60); n += sizes.IngestBatch)
-                await api.IngestAsync(c, n + 1, Math.Min(sizes.IngestBatch, perProducer - n));
+            for (var n = 0; n < perProducer && sw.Elapsed < TimeSpan.FromSeconds(60); n += batch)
+                await api.IngestAsync(c, n + 1, Math.Min(batch, perProducer - n));
         }));
         var seconds = sw.Elapsed.TotalSeconds;
         var cpu = server.Cpu() - cpu0;
         var rate = perProducer * sizes.IngestProducers / seconds;
-        results.Add(W, $"events/s stored ({label})", "events/s").Values[kind] = rate;
-        Log($"{Server.Name(kind)} {label}: {perProducer * sizes.IngestProducers} events in batches of {sizes.IngestBatch} by {sizes.IngestProducers} producers in {seconds:0.00} s = {rate:#,0}/s, CPU {cpu.TotalSeconds:0.0} s");
+        results.Add(W, $"events/s stored ({label}, batches of {batch})", "events/s").Values[kind] = rate;
+        results.Add(W, $"server CPU per event ({label}, batches of {batch})", "µs/event", false).Values[kind] = cpu.TotalMicroseconds / (perProducer * sizes.IngestProducers);
+        Log($"{Server.Name(kind)} {label}: {perProducer * sizes.IngestProducers} events in batches of {batch} by {sizes.IngestProducers} producers in {seconds:0.00} s = {rate:#,0}/s, CPU {cpu.TotalSeconds:0.0} s");
     }
 
     // ---- 6. cold start ----

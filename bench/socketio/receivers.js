@@ -84,8 +84,9 @@ async function replay(url, conv, events) {
   await new Promise(r => s.on('connect', r));
   await post([{ kind: 'BenchEvent', source: 'agent', t: nowUs(), n: 0 }]);
   while (got < 1) await new Promise(r => setTimeout(r, 5));
-  s.io.engine.close();  // transport drop; the client will reconnect and ask for recovery
+  // Transport drop with automatic reconnection off, so the events below are missed; connect() then asks for recovery.
   s.io.reconnection(false);
+  s.io.engine.close();
   await new Promise(r => setTimeout(r, 50));
   for (let i = 0; i < events; i += 1000) {
     const batch = [];
