@@ -31,7 +31,7 @@ using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer
 { Timeout = TimeSpan.FromSeconds(60) };
 var workloads = new Workloads(paths, sizes, results, http);
 var machineStart = DateTime.UtcNow;
-var loadBefore = File.ReadAllText("/proc/loadavg")[..14].Trim();
+var loadBefore = LoadAverage();
 var total = Stopwatch.StartNew();
 var budget = TimeSpan.FromMinutes(quick ? 5 : 13);
 
@@ -74,6 +74,9 @@ await Run("ingest", "5. ingest", async () =>
     }
 });
 
+var ordered = results.Metrics.OrderBy(m => m.Workload, StringComparer.Ordinal).ToList(); // stable: figures keep their order
+results.Metrics.Clear();
+results.Metrics.AddRange(ordered);
 // ---- targets ----
 Metric? Find(string workload, string name) => results.Metrics.FirstOrDefault(m => m.Workload == workload && m.Name.StartsWith(name, StringComparison.Ordinal));
 var targets = new List<Target>();
@@ -104,7 +107,7 @@ foreach (var n in results.Notes) Console.WriteLine($"note: {n}");
 
 // ---- docs ----
 var machine = new Machine(machineStart, Environment.ProcessorCount, CpuModel(), MemoryGiB(), RuntimeInformation.FrameworkDescription,
-    NodeVersion(), loadBefore, File.ReadAllText("/proc/loadavg")[..14].Trim());
+    NodeVersion(), loadBefore, LoadAverage());
 var docs = Option("--out") is { } outDir ? Path.GetFullPath(outDir) : quick ? Path.Combine(paths.Results, "quick") : paths.Docs;
 Directory.CreateDirectory(Path.Combine(docs, "bench"));
 var notesFile = Path.Combine(root, "bench/NOTES.md");
@@ -115,6 +118,8 @@ foreach (var group in results.Metrics.GroupBy(m => m.Workload))
 File.WriteAllText(Path.Combine(paths.Results, $"results-{machineStart:yyyyMMdd-HHmmss}{(quick ? "-quick" : "")}.txt"), Report.Table(results) + Report.TargetsTable(targets));
 Console.WriteLine($"\nwrote {Path.GetRelativePath(root, Path.Combine(docs, "benchmarks.md"))} and its charts in {total.Elapsed.TotalSeconds:0} s");
 return 0;
+
+static string LoadAverage() => string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
 
 static string CpuModel()
 {
