@@ -34,6 +34,9 @@ public static class JournalReader
             : ReadByQuery(system, persistenceId, fromSeqNr, toSeqNr);
     }
 
+    /// <summary>True when this system's journal is read with the direct query (for tests).</summary>
+    internal static bool ReadsDirectly(ActorSystem system) => Direct.GetValue(system, DirectJournal.TryCreate) is not null;
+
     /// <summary>The same read through Akka.Persistence.Query (any journal mapping).</summary>
     public static Task<EventEnvelope[]> ReadByQuery(ActorSystem system, string persistenceId, long fromSeqNr, long toSeqNr)
     {
