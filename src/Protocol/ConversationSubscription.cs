@@ -63,6 +63,13 @@ public static class ConversationSubscription
     /// <summary>Events in seq order starting at the asked FromSeq; empty only when nothing is stored there.</summary>
     public sealed record EventRange(ConversationId ConversationId, EventEnvelope[] Events) : ISyncMessage;
 
+    /// <summary>
+    /// The events of one durable write, published to each subscriber as one message (the same array to all), so a
+    /// batch of N events costs each subscriber one mailbox hop, not N. A write of one event is published as its
+    /// <see cref="EventEnvelope"/> alone.
+    /// </summary>
+    public sealed record EventsPublished(ConversationId ConversationId, EventEnvelope[] Events) : ISyncMessage;
+
     /// <summary>Sent to subscribers when the conversation ends their subscription (deleted).</summary>
     public sealed record Ended(ConversationId ConversationId, RefusalReason Reason) : ISyncMessage;
 }

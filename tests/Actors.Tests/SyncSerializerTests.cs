@@ -67,6 +67,7 @@ public sealed class SyncSerializerTests(ITestOutputHelper output) : Akka.TestKit
             new ConversationSubscription.Unsubscribe(Id, TestActor),
             new ConversationSubscription.ReadRange(Id, 1, 9, 5),
             new ConversationSubscription.EventRange(Id, [Envelope]),
+            new ConversationSubscription.EventsPublished(Id, [Envelope, Envelope]),
             new ConversationSubscription.Ended(Id, RefusalReason.Deleted),
             new DirectoryCommands.Upsert(Info, false),
             new DirectoryQueries.Search(ExecutionStatus.Idle, "p", 5, ConversationSort.UpdatedAtDesc),

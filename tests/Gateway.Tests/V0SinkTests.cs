@@ -22,7 +22,7 @@ public sealed class V0SinkTests : IAsyncLifetime
     {
         _system = ActorSystem.Create("v0-sink-tests");
         _transport = new WebSocketTransport(_socket, new LimitSettings());
-        _transport.Start(_system.Materializer());
+        _transport.Start();
         _sink = new V0Sink(_transport, "sid1");
         return Task.CompletedTask;
     }
@@ -77,7 +77,7 @@ public sealed class V0SinkTests : IAsyncLifetime
 
         var other = new RecordingWebSocket();
         var transport = new WebSocketTransport(other, new LimitSettings());
-        transport.Start(_system.Materializer());
+        transport.Start();
         var sink = new V0Sink(transport, "s");
         sink.ReplayCompleted();
         sink.Close(4004, "deleted");

@@ -76,6 +76,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
         Receive<Refused>(r => CloseWith(r.Reason));
         Receive<RetrySubscribe>(_ => SendSubscribe());
         Receive<EventEnvelope>(_ => Stash.Stash());
+        Receive<EventsPublished>(_ => Stash.Stash());
         ReceiveCommon();
     }
 
@@ -133,6 +134,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
         Receive<RetryRead>(_ => { _readFrom = 0; StartReplayOrLive(); });
         Receive<RoomForReplay>(_ => { _awaitingRoom = false; StartReplayOrLive(); });
         Receive<EventEnvelope>(_ => Stash.Stash());
+        Receive<EventsPublished>(_ => Stash.Stash());
         Receive<Subscribed>(_ => { }); // a late answer to a retried subscribe
         ReceiveCommon();
     }
@@ -195,21 +197,26 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
 
     private void Live()
     {
-        Receive<EventEnvelope>(e =>
+        Receive<EventEnvelope>(e => { if (!RepairGapBefore(e)) Deliver(e, replay: false); });
+        Receive<EventsPublished>(batch =>
         {
-            if (e.Seq > _lastDelivered + 1)
-            {
-                // A gap: read what is missing from the log, then carry on with this one.
-                Stash.Stash();
-                _replayTarget = e.Seq - 1;
-                _log.Warning("Conversation {0}: gap before seq {1} after {2}; repairing from the log", _id, e.Seq, _lastDelivered);
-                StartReplayOrLive();
-                return;
-            }
-            Deliver(e, replay: false);
+            // Already-delivered seqs are dropped by Deliver, so a batch stashed for a gap repair can be replayed whole.
+            foreach (var e in batch.Events)
+                if (RepairGapBefore(e) || !Deliver(e, replay: false)) return;
         });
         Receive<Subscribed>(s => { if (s.LastSeq > _lastDelivered) { _replayTarget = s.LastSeq; StartReplayOrLive(); } });
         ReceiveCommon();
+    }
+
+    /// <summary>A gap before <paramref name="e"/>: stash the current message, read what is missing from the log, then carry on.</summary>
+    private bool RepairGapBefore(EventEnvelope e)
+    {
+        if (e.Seq <= _lastDelivered + 1) return false;
+        Stash.Stash();
+        _replayTarget = e.Seq - 1;
+        _log.Warning("Conversation {0}: gap before seq {1} after {2}; repairing from the log", _id, e.Seq, _lastDelivered);
+        StartReplayOrLive();
+        return true;
     }
 
     private void ReceiveCommon()

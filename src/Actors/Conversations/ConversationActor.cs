@@ -290,15 +290,17 @@ public sealed class ConversationActor : ReceivePersistentActor
         }
     }
 
-    /// <summary>Sends a durable batch's events, the same bytes to each, to every subscriber.</summary>
+    /// <summary>
+    /// Sends a durable batch's events, the same bytes to each, to every subscriber: one message per subscriber per
+    /// write (<see cref="EventsPublished"/>), not one per event.
+    /// </summary>
     private void Publish(IReadOnlyList<object> events)
     {
-        foreach (var evt in events)
-        {
-            if (evt is not EventEnvelope e) continue;
-            _publishedSeq = e.Seq;
-            foreach (var s in _subscribers) s.Tell(e);
-        }
+        var envelopes = events.OfType<EventEnvelope>().ToArray();
+        if (envelopes.Length == 0) return;
+        _publishedSeq = envelopes[^1].Seq;
+        object message = envelopes.Length == 1 ? envelopes[0] : new EventsPublished(_id, envelopes);
+        foreach (var s in _subscribers) s.Tell(message);
     }
 
     private void UpdateDirectory(IReadOnlyList<object> events)

@@ -73,6 +73,7 @@ public sealed class SyncSerializer : SerializerWithStringManifest
         ["s.unsub"] = typeof(ConversationSubscription.Unsubscribe),
         ["s.read"] = typeof(ConversationSubscription.ReadRange),
         ["s.range"] = typeof(ConversationSubscription.EventRange),
+        ["s.pub"] = typeof(ConversationSubscription.EventsPublished),
         ["s.ended"] = typeof(ConversationSubscription.Ended),
         ["d.upsert"] = typeof(DirectoryCommands.Upsert),
         ["d.search"] = typeof(DirectoryQueries.Search),

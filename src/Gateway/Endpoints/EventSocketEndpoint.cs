@@ -85,7 +85,7 @@ public static partial class EventSocketEndpoint
             KeepAliveTimeout = settings.Limits.PingTimeout,
         });
         var transport = new WebSocketTransport(socket, settings.Limits, "v1");
-        transport.Start(system.Materializer());
+        transport.Start();
         budget.TrackPump(transport);
         var connectionId = http.TraceIdentifier;
         using var scope = log.BeginScope(new Dictionary<string, object> { ["ConversationId"] = validId ? id.Hex : "-", ["ConnectionId"] = connectionId });
@@ -246,9 +246,14 @@ public enum FrameKind { Text, Binary, TooBig, Closed, Gone }
 public readonly record struct InboundFrame(FrameKind Kind, byte[] Payload);
 
 /// <summary>Reads whole WebSocket messages up to a size limit.</summary>
+/// <remarks>
+/// An idle socket always has a read pending, so what that read holds is paid per connection: a 512-byte buffer, and
+/// the buffer for a message of several chunks only once a second chunk arrives (it was 4 KiB + 1 KiB per socket;
+/// docs/benchmarks.md, "idle sockets").
+/// </remarks>
 public sealed class FrameReader(WebSocket socket, int maxBytes)
 {
-    private readonly byte[] _buffer = new byte[4096];
+    private readonly byte[] _buffer = new byte[512];
 
     /// <summary>A read begun elsewhere (the auth phase) that the loop must finish first.</summary>
     public Task<InboundFrame>? Pending { get; set; }
@@ -265,7 +270,7 @@ public sealed class FrameReader(WebSocket socket, int maxBytes)
             Pending = null;
             return await pending;
         }
-        var message = new ArrayBufferWriter<byte>(1024);
+        ArrayBufferWriter<byte>? message = null;
         try
         {
             while (true)
@@ -276,12 +281,18 @@ public sealed class FrameReader(WebSocket socket, int maxBytes)
                     ClientCloseCode = result.CloseStatus is { } code ? (int)code : null;
                     return new InboundFrame(FrameKind.Closed, []);
                 }
-                if (message.WrittenCount + result.Count > maxBytes) return new InboundFrame(FrameKind.TooBig, []);
+                if ((message?.WrittenCount ?? 0) + result.Count > maxBytes) return new InboundFrame(FrameKind.TooBig, []);
+                var kind = result.MessageType == WebSocketMessageType.Binary ? FrameKind.Binary : FrameKind.Text;
+                if (result.EndOfMessage && message is null)
+                {
+                    MessagesRead++;
+                    return new InboundFrame(kind, _buffer.AsSpan(0, result.Count).ToArray());
+                }
+                message ??= new ArrayBufferWriter<byte>(4096);
                 message.Write(_buffer.AsSpan(0, result.Count));
                 if (!result.EndOfMessage) continue;
                 MessagesRead++;
-                return new InboundFrame(result.MessageType == WebSocketMessageType.Binary ? FrameKind.Binary : FrameKind.Text,
-                    message.WrittenSpan.ToArray());
+                return new InboundFrame(kind, message.WrittenSpan.ToArray());
             }
         }
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException)

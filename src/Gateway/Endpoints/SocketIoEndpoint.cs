@@ -87,7 +87,7 @@ public static partial class SocketIoEndpoint
 
         public async Task RunAsync()
         {
-            _transport.Start(system.Materializer());
+            _transport.Start();
             budget.TrackPump(_transport);
             using var scope = log.BeginScope(new Dictionary<string, object> { ["ConnectionId"] = _engineSid });
             SyncMetrics.SocketsOpen.Add(1, V0Tag);

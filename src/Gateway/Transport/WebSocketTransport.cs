@@ -1,8 +1,5 @@
 using System.Net.WebSockets;
 using System.Threading.Channels;
-using Akka;
-using Akka.Streams;
-using Akka.Streams.Dsl;
 using Akka.Sync.Actors.Connections;
 using Akka.Sync.Actors.Observability;
 using Akka.Sync.Gateway.Settings;
@@ -12,7 +9,7 @@ namespace Akka.Sync.Gateway.Transport;
 
 /// <summary>
 /// The outbound side of one socket, whatever its dialect: a queue bounded in frames and bytes, drained by an
-/// Akka.Streams pump that writes one text message per frame. Event frames are bounded (a full queue is a slow
+/// async pump (one loop per socket reading the channel) that writes one text message per frame. Event frames are bounded (a full queue is a slow
 /// consumer: the caller closes with 1013, queued frames are dropped, the close frame goes next and the client
 /// resumes from its last event); control frames (state, errors, pings) always go. Nothing is dropped silently.
 /// The dialects' framing lives in <see cref="V1Sink"/> and <see cref="V0Sink"/>.
@@ -51,11 +48,18 @@ public sealed class WebSocketTransport
 
     public bool IsClosing => Volatile.Read(ref _closing) != 0;
 
-    public void Start(IMaterializer materializer)
+    /// <summary>
+    /// Starts the pump. A plain loop over the channel, not an Akka.Streams graph: a materialised graph per socket cost
+    /// ~30 KB and an actor hop per frame (docs/benchmarks.md, "fan-out" and "idle sockets").
+    /// </summary>
+    public void Start() => Completion = Task.Run(PumpAsync);
+
+    private async Task PumpAsync()
     {
-        Completion = ChannelSource.FromReader(_queue.Reader)
-            .SelectAsync(1, SendAsync)
-            .RunWith(Sink.Ignore<Done>(), materializer);
+        var reader = _queue.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+            while (reader.TryRead(out var item))
+                await SendAsync(item).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -145,7 +149,7 @@ public sealed class WebSocketTransport
         ReleaseRoomWaiter();
     }
 
-    private async Task<Done> SendAsync(Outbound item)
+    private async Task SendAsync(Outbound item)
     {
         try
         {
@@ -182,7 +186,6 @@ public sealed class WebSocketTransport
             _queue.Writer.TryComplete();
             if (_socket.State != WebSocketState.Closed) _socket.Abort();
         }
-        return Done.Instance;
     }
 
     private void ReleaseRoomWaiter()

@@ -1,0 +1,264 @@
+using System.Diagnostics;
+
+namespace Akka.Sync.Bench.Load;
+
+/// <summary>Workload sizes: the full run by default, <c>--quick</c> for a smoke run.</summary>
+public sealed record Sizes(
+    int FanoutSockets, int FanoutEvents, int FanoutBatch, int FanoutWindow, TimeSpan FanoutCap,
+    int ManyConversations, int ManyEventsPerConversation, int ManyBatch,
+    int ReplayEvents, int ReplayRuns,
+    int IdleSockets,
+    int IngestEvents, int IngestBatch, int IngestProducers,
+    int ColdStarts)
+{
+    public static readonly Sizes Full = new(1000, 20_000, 20, 100, TimeSpan.FromSeconds(30),
+        2000, 20, 10, 30_000, 3, 10_000, 60_000, 100, 8, 3);
+    public static readonly Sizes Quick = new(100, 2_000, 20, 100, TimeSpan.FromSeconds(10),
+        200, 10, 10, 5_000, 1, 1_000, 6_000, 100, 4, 1);
+}
+
+/// <summary>The six workloads; each runs against one freshly started server and adds its figures to the results.</summary>
+public sealed class Workloads(Paths paths, Sizes sizes, Results results, HttpClient http)
+{
+    private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(60);
+
+    private static void Log(string line) => Console.WriteLine($"  {DateTime.UtcNow:HH:mm:ss} {line}");
+
+    private async Task<Server> StartAsync(ServerKind kind, string label, IDictionary<string, string>? env = null)
+    {
+        var server = Server.Start(paths, kind, label, env);
+        try { await server.WaitReadyAsync(http, ReadyTimeout); }
+        catch { await server.DisposeAsync(); throw; }
+        return server;
+    }
+
+    private static Uri SocketUri(Server s, string conversation, string query = "") => new($"{s.WsUrl}/sockets/events/{conversation}{query}");
+
+    // ---- 1. fan-out ----
+    /// <summary>
+    /// One conversation, N sockets, events ingested in batches. Ingest is paced by the slowest socket (at most
+    /// <c>FanoutWindow</c> events ahead of it: a closed loop, so no server's queue overflows and each runs at its own
+    /// saturation), bounded by <c>FanoutEvents</c> and <c>FanoutCap</c>.
+    /// </summary>
+    public async Task FanoutAsync(ServerKind kind)
+    {
+        const string W = "1. fan-out";
+        await using var server = await StartAsync(kind, "fanout");
+        var api = new Api(http, server.BaseUrl);
+        var conversation = await api.CreateConversationAsync();
+        IReceivers receivers = kind == ServerKind.SocketIo
+            ? await NodeReceivers.StartAsync(paths, server.BaseUrl, conversation, sizes.FanoutSockets, sizes.FanoutEvents, sizes.FanoutCap + TimeSpan.FromSeconds(30), 2)
+            : await V1Receivers.ConnectAsync(Enumerable.Repeat(SocketUri(server, conversation), sizes.FanoutSockets).ToList(), true, 64, TimeSpan.FromSeconds(60));
+        await using var _ = receivers;
+        await Task.Delay(500);
+        var cpu0 = server.Cpu();
+        var t0 = Clock.NowUs();
+        var sw = Stopwatch.StartNew();
+        long ingested = 0;
+        long peakRss = server.Rss();
+        while (ingested < sizes.FanoutEvents && sw.Elapsed < sizes.FanoutCap)
+        {
+            while (ingested - receivers.MinReceived > sizes.FanoutWindow - sizes.FanoutBatch && sw.Elapsed < sizes.FanoutCap)
+                await Task.Delay(1);
+            var count = (int)Math.Min(sizes.FanoutBatch, sizes.FanoutEvents - ingested);
+            await api.IngestAsync(conversation, ingested + 1, count);
+            ingested += count;
+            if (ingested % 2000 == 0) peakRss = Math.Max(peakRss, server.Rss());
+        }
+        var got = await receivers.FinishAsync(ingested, TimeSpan.FromSeconds(30));
+        var cpu = server.Cpu() - cpu0;
+        peakRss = Math.Max(peakRss, server.Rss());
+        var seconds = (got.LastUs - t0) / 1e6;
+        var rate = got.Frames / seconds;
+        results.Add(W, "deliveries/s", "frames/s").Values[kind] = rate;
+        results.Add(W, "latency p50", "ms", false).Values[kind] = got.Latency.P50Us / 1000;
+        results.Add(W, "latency p99", "ms", false).Values[kind] = got.Latency.P99Us / 1000;
+        results.Add(W, "latency p99.9", "ms", false).Values[kind] = got.Latency.P999Us / 1000;
+        results.Add(W, "server CPU per delivery", "µs/delivery", false).Values[kind] = cpu.TotalMicroseconds / got.Frames;
+        results.Add(W, "server peak RSS", "MB", false).Values[kind] = peakRss / 1e6;
+        results.Add(W, "events ingested", "events").Values[kind] = ingested;
+        var closed = receivers is V1Receivers v1 ? v1.ClosedSummary() : "";
+        Log($"{Server.Name(kind)}: {ingested} events × {sizes.FanoutSockets} sockets, {got.Frames} frames in {seconds:0.00} s = {rate:#,0}/s, " +
+            $"p50 {got.Latency.P50Us / 1000:0.0} ms p99 {got.Latency.P99Us / 1000:0.0} ms, CPU {cpu.TotalSeconds:0.0} s{(got.Complete ? "" : " INCOMPLETE")} {closed}");
+        if (!got.Complete) results.Notes.Add($"fan-out on {Server.Name(kind)}: not every socket got every event in time ({got.Frames} of {ingested * sizes.FanoutSockets}) {closed}");
+    }
+
+    // ---- 2. many conversations ----
+    /// <summary>C conversations × 2 sockets; every conversation gets the same number of events, spread over time
+    /// by 16 producers taking (conversation, batch) jobs round-robin.</summary>
+    public async Task ManyAsync(ServerKind kind)
+    {
+        const string W = "2. many conversations";
+        await using var server = await StartAsync(kind, "many");
+        var api = new Api(http, server.BaseUrl);
+        var conversations = new string[sizes.ManyConversations];
+        using (var gate = new SemaphoreSlim(16))
+            await Task.WhenAll(Enumerable.Range(0, conversations.Length).Select(async i =>
+            {
+                await gate.WaitAsync();
+                try { conversations[i] = await api.CreateConversationAsync(); } finally { gate.Release(); }
+            }));
+        var uris = conversations.SelectMany(c => new[] { SocketUri(server, c), SocketUri(server, c) }).ToList();
+        await using var receivers = await V1Receivers.ConnectAsync(uris, true, 64, TimeSpan.FromSeconds(120));
+        await Task.Delay(1000);
+        var jobs = new List<(string Conversation, long First, int Count)>();
+        for (var b = 0; b < sizes.ManyEventsPerConversation; b += sizes.ManyBatch)
+            foreach (var c in conversations)
+                jobs.Add((c, b + 1, Math.Min(sizes.ManyBatch, sizes.ManyEventsPerConversation - b)));
+        var cpu0 = server.Cpu();
+        var t0 = Clock.NowUs();
+        var next = -1;
+        var deadline = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(async _ =>
+        {
+            int j;
+            while ((j = Interlocked.Increment(ref next)) < jobs.Count && deadline.Elapsed < TimeSpan.FromSeconds(60))
+                await api.IngestAsync(jobs[j].Conversation, jobs[j].First, jobs[j].Count);
+        }));
+        var got = await receivers.FinishAsync(sizes.ManyEventsPerConversation, TimeSpan.FromSeconds(30));
+        var cpu = server.Cpu() - cpu0;
+        var seconds = (got.LastUs - t0) / 1e6;
+        results.Add(W, "deliveries/s", "frames/s").Values[kind] = got.Frames / seconds;
+        results.Add(W, "ingested events/s", "events/s").Values[kind] = (double)sizes.ManyConversations * sizes.ManyEventsPerConversation / seconds;
+        results.Add(W, "latency p50", "ms", false).Values[kind] = got.Latency.P50Us / 1000;
+        results.Add(W, "latency p99", "ms", false).Values[kind] = got.Latency.P99Us / 1000;
+        results.Add(W, "latency p99.9", "ms", false).Values[kind] = got.Latency.P999Us / 1000;
+        results.Add(W, "server CPU per delivery", "µs/delivery", false).Values[kind] = cpu.TotalMicroseconds / got.Frames;
+        results.Add(W, "server RSS", "MB", false).Values[kind] = server.Rss() / 1e6;
+        Log($"{Server.Name(kind)}: {sizes.ManyConversations} conversations × 2 sockets, {got.Frames} frames in {seconds:0.00} s, " +
+            $"p50 {got.Latency.P50Us / 1000:0.0} ms p99 {got.Latency.P99Us / 1000:0.0} ms{(got.Complete ? "" : " INCOMPLETE")} {receivers.ClosedSummary()}");
+        if (!got.Complete) results.Notes.Add($"many conversations on {Server.Name(kind)}: incomplete ({got.Frames} frames) {receivers.ClosedSummary()}");
+    }
+
+    // ---- 3. replay ----
+    /// <summary>A conversation of R events; a new socket with resend_all=true, then one with after_event_id of the
+    /// middle event; time from starting the connect to the last frame, median of the runs.</summary>
+    public async Task ReplayAsync(ServerKind kind)
+    {
+        const string W = "3. replay";
+        await using var server = await StartAsync(kind, "replay");
+        var api = new Api(http, server.BaseUrl);
+        var conversation = await api.CreateConversationAsync();
+        if (kind == ServerKind.SocketIo)
+        {
+            var outcome = await NodeReplayAsync(server, conversation);
+            results.Add(W, $"all {sizes.ReplayEvents:#,0} events: time to last frame", "ms", false).Values[kind] = outcome;
+            return;
+        }
+        var ids = new List<string>(sizes.ReplayEvents);
+        for (var n = 0; n < sizes.ReplayEvents; n += 1000)
+            ids.AddRange(await api.IngestAsync(conversation, n + 1, Math.Min(1000, sizes.ReplayEvents - n)));
+        var middle = ids[sizes.ReplayEvents / 2 - 1];
+        var all = new List<double>();
+        var half = new List<double>();
+        for (var run = 0; run < sizes.ReplayRuns; run++)
+        {
+            all.Add(await TimeReplayAsync(SocketUri(server, conversation, "?resend_all=true"), sizes.ReplayEvents));
+            half.Add(await TimeReplayAsync(SocketUri(server, conversation, $"?after_event_id={middle}"), sizes.ReplayEvents - sizes.ReplayEvents / 2));
+        }
+        all.Sort(); half.Sort();
+        results.Add(W, $"all {sizes.ReplayEvents:#,0} events: time to last frame", "ms", false).Values[kind] = all[all.Count / 2];
+        results.Add(W, "after_event_id (middle): time to last frame", "ms", false).Values[kind] = half[half.Count / 2];
+        Log($"{Server.Name(kind)}: replay all {string.Join(" / ", all.Select(x => x.ToString("0")))} ms, from the middle {string.Join(" / ", half.Select(x => x.ToString("0")))} ms");
+    }
+
+    private static async Task<double> TimeReplayAsync(Uri uri, long expected)
+    {
+        var t0 = Clock.NowUs();
+        await using var r = await V1Receivers.ConnectAsync([uri], false, 1, TimeSpan.FromSeconds(30));
+        var got = await r.FinishAsync(expected, TimeSpan.FromSeconds(60));
+        if (!got.Complete) throw new InvalidOperationException($"replay incomplete: {got.Frames} of {expected} {r.ClosedSummary()}");
+        return (got.LastUs - t0) / 1000.0;
+    }
+
+    private async Task<double> NodeReplayAsync(Server server, string conversation)
+    {
+        var psi = new ProcessStartInfo("node", [Path.Combine(paths.SocketIoDir, "receivers.js"), "replay", server.BaseUrl, conversation, sizes.ReplayEvents.ToString()])
+        { RedirectStandardOutput = true, UseShellExecute = false };
+        using var p = Process.Start(psi)!;
+        var output = await p.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromSeconds(120));
+        await p.WaitForExitAsync();
+        using var doc = System.Text.Json.JsonDocument.Parse(output.Trim().Split('\n').Last());
+        var seconds = doc.RootElement.GetProperty("seconds").GetDouble();
+        var recovered = doc.RootElement.GetProperty("recovered").GetBoolean();
+        var frames = doc.RootElement.GetProperty("frames").GetInt64();
+        Log($"socket.io: connection-state recovery of {frames} missed packets in {seconds * 1000:0} ms (recovered={recovered})");
+        if (!recovered || frames < sizes.ReplayEvents) results.Notes.Add($"socket.io replay: recovered={recovered}, {frames} of {sizes.ReplayEvents} packets");
+        return seconds < 0 ? double.NaN : seconds * 1000;
+    }
+
+    // ---- 4. idle connections ----
+    /// <summary>RSS after a warm-up of 200 sockets, then N more idle sockets; memory per connection = ΔRSS / N.</summary>
+    public async Task IdleAsync(ServerKind kind)
+    {
+        const string W = "4. idle sockets";
+        await using var server = await StartAsync(kind, "idle");
+        var api = new Api(http, server.BaseUrl);
+        var conversations = new List<string>();
+        for (var i = 0; i < 20; i++) conversations.Add(await api.CreateConversationAsync());
+        await using var warm = await V1Receivers.ConnectAsync(
+            Enumerable.Range(0, 200).Select(i => SocketUri(server, conversations[i % 20])).ToList(), false, 32, TimeSpan.FromSeconds(60));
+        await Task.Delay(2000);
+        var rss0 = server.Rss();
+        var sw = Stopwatch.StartNew();
+        await using var idle = await V1Receivers.ConnectAsync(
+            Enumerable.Range(0, sizes.IdleSockets).Select(i => SocketUri(server, conversations[i % 20])).ToList(), false, 64, TimeSpan.FromSeconds(180));
+        var connectSeconds = sw.Elapsed.TotalSeconds;
+        await Task.Delay(3000);
+        var rss1 = server.Rss();
+        var cpu0 = server.Cpu();
+        await Task.Delay(2000);
+        var idleCpu = server.Cpu() - cpu0;
+        var perSocket = (rss1 - rss0) / (double)sizes.IdleSockets / 1024;
+        results.Add(W, "server memory per idle socket", "KB", false).Values[kind] = perSocket;
+        results.Add(W, "connects/s", "sockets/s").Values[kind] = sizes.IdleSockets / connectSeconds;
+        results.Add(W, $"RSS with {sizes.IdleSockets:#,0} sockets", "MB", false).Values[kind] = rss1 / 1e6;
+        Log($"{Server.Name(kind)}: {sizes.IdleSockets} idle sockets, RSS {rss0 / 1e6:0} → {rss1 / 1e6:0} MB = {perSocket:0.0} KB each, " +
+            $"connected in {connectSeconds:0.0} s, idle CPU {idleCpu.TotalMilliseconds / 2:0} ms/s {idle.ClosedSummary()}");
+    }
+
+    // ---- 5. ingest ----
+    /// <summary>P producers, each on its own conversation, posting batches back to back until E events are stored.</summary>
+    public async Task IngestAsync(ServerKind kind, string label, IDictionary<string, string>? env = null, int? batchSize = null)
+    {
+        const string W = "5. ingest";
+        var batch = batchSize ?? sizes.IngestBatch;
+        await using var server = await StartAsync(kind, "ingest", env);
+        var api = new Api(http, server.BaseUrl);
+        var conversations = new List<string>();
+        for (var i = 0; i < sizes.IngestProducers; i++) conversations.Add(await api.CreateConversationAsync());
+        // Warm-up (JIT, connection pool, first journal writes), not counted.
+        foreach (var c in conversations) await api.IngestAsync(c, 0, batch);
+        var perProducer = sizes.IngestEvents / sizes.IngestProducers;
+        var cpu0 = server.Cpu();
+        var sw = Stopwatch.StartNew();
+        await Task.WhenAll(conversations.Select(async c =>
+        {
+            for (var n = 0; n < perProducer && sw.Elapsed < TimeSpan.FromSeconds(60); n += batch)
+                await api.IngestAsync(c, n + 1, Math.Min(batch, perProducer - n));
+        }));
+        var seconds = sw.Elapsed.TotalSeconds;
+        var cpu = server.Cpu() - cpu0;
+        var rate = perProducer * sizes.IngestProducers / seconds;
+        results.Add(W, $"events/s stored ({label}, batches of {batch})", "events/s").Values[kind] = rate;
+        results.Add(W, $"server CPU per event ({label}, batches of {batch})", "µs/event", false).Values[kind] = cpu.TotalMicroseconds / (perProducer * sizes.IngestProducers);
+        Log($"{Server.Name(kind)} {label}: {perProducer * sizes.IngestProducers} events in batches of {batch} by {sizes.IngestProducers} producers in {seconds:0.00} s = {rate:#,0}/s, CPU {cpu.TotalSeconds:0.0} s");
+    }
+
+    // ---- 6. cold start ----
+    /// <summary>Process start → GET /ready 200, on a fresh data folder; median of the runs.</summary>
+    public async Task ColdStartAsync(ServerKind kind)
+    {
+        const string W = "6. cold start";
+        var times = new List<double>();
+        for (var i = 0; i < sizes.ColdStarts; i++)
+        {
+            var server = Server.Start(paths, kind, "cold");
+            try { times.Add((await server.WaitReadyAsync(http, ReadyTimeout)).TotalMilliseconds); }
+            finally { await server.DisposeAsync(); }
+        }
+        times.Sort();
+        results.Add(W, "start → /ready", "ms", false).Values[kind] = times[times.Count / 2];
+        Log($"{Server.Name(kind)}: start → ready {string.Join(" / ", times.Select(t => t.ToString("0")))} ms");
+    }
+}

@@ -1,0 +1,37 @@
+using Akka.Actor;
+using Akka.Sync.Actors.Conversations;
+using Akka.Sync.Actors.Tests.Support;
+using Akka.Sync.Protocol;
+using Xunit;
+using Xunit.Abstractions;
+using static Akka.Sync.Protocol.ConversationCommands;
+using static Akka.Sync.Protocol.ConversationReplies;
+
+namespace Akka.Sync.Actors.Tests;
+
+/// <summary>The direct journal read (one SQL query on the journal table) against Akka.Persistence.Query.</summary>
+public sealed class JournalReaderTests(ITestOutputHelper output) : SqliteActorTest(output)
+{
+    [Fact]
+    public async Task The_direct_read_returns_exactly_what_the_read_journal_returns_for_any_range()
+    {
+        var region = Region(Settings(tail: 5, snapshotEvery: 7));
+        var id = CreateConversation(region);
+        for (var batch = 0; batch < 4; batch++)
+        {
+            region.Tell(new AppendEvents(id, Enumerable.Range(0, 9).Select(i => Event(body: $$"""{"n":{{batch * 9 + i}}}""")).ToArray()));
+            Assert.Equal(ResultCode.Ok, ExpectMsg<AppendResult>(Wait).Code);
+        }
+        var pid = ConversationActor.PersistenceIdOf(id);
+        Assert.True(JournalReader.ReadsDirectly(Sys));
+
+        foreach (var (from, to) in new[] { (0L, long.MaxValue), (1L, 1L), (3L, 17L), (30L, 60L), (100L, 200L) })
+        {
+            var direct = await JournalReader.Read(Sys, pid, from, to);
+            var query = await JournalReader.ReadByQuery(Sys, pid, from, to);
+            Assert.Equal(query.Select(e => (e.Seq, e.Id, e.Kind, e.TimestampTicks)), direct.Select(e => (e.Seq, e.Id, e.Kind, e.TimestampTicks)));
+            Assert.Equal(query.Select(e => Convert.ToBase64String(e.Json)), direct.Select(e => Convert.ToBase64String(e.Json)));
+        }
+        Assert.Equal(36, (await JournalReader.Read(Sys, pid, 0, long.MaxValue)).Length);
+    }
+}
