@@ -140,7 +140,7 @@ public sealed class ConversationActorCommandTests(ITestOutputHelper output) : Sq
         Assert.Equal(ResultCode.Ok, ExpectMsg<CommandResult>(Wait).Code);
 
         // c1 was already answered; c2 and c3 are rejected in order, then the status goes idle.
-        var published = new[] { subscriber.ExpectMsg<EventEnvelope>(Wait), subscriber.ExpectMsg<EventEnvelope>(Wait), subscriber.ExpectMsg<EventEnvelope>(Wait) };
+        var published = ExpectPublished(subscriber, 3);
         Assert.Equal(["UserRejectObservation", "UserRejectObservation", "ConversationStateUpdateEvent"], published.Select(e => e.Kind));
         Assert.Equal([6L, 7L, 8L], published.Select(e => e.Seq));
         var rejections = Stored(region, id, "UserRejectObservation");

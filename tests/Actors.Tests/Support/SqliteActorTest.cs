@@ -112,6 +112,25 @@ public abstract class SqliteActorTest : Akka.TestKit.Xunit2.TestKit
         return ExpectMsg<EventCount>(Wait).Count;
     }
 
+    /// <summary>
+    /// The next <paramref name="count"/> events a subscriber is sent, whether one write arrives as a single
+    /// <see cref="EventEnvelope"/> or as one <see cref="ConversationSubscription.EventsPublished"/>.
+    /// </summary>
+    protected static EventEnvelope[] ExpectPublished(Akka.TestKit.TestProbe subscriber, int count)
+    {
+        var events = new List<EventEnvelope>();
+        while (events.Count < count)
+        {
+            switch (subscriber.ExpectMsg<object>(Wait))
+            {
+                case EventEnvelope e: events.Add(e); break;
+                case ConversationSubscription.EventsPublished p: events.AddRange(p.Events); break;
+                case var other: throw new InvalidOperationException($"expected published events, got {other}");
+            }
+        }
+        return events.ToArray();
+    }
+
     /// <summary>Stops the entity's current incarnation and waits until it is gone (the next message starts a fresh one).</summary>
     protected void RestartEntity(IActorRef region, ConversationId id)
     {
