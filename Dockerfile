@@ -14,8 +14,7 @@ RUN mkdir -p /data && chown app:app /data
 # Remoting stays on loopback for the one-node default; a cluster binds 0.0.0.0 and advertises Cluster__PublicHost.
 ENV ASPNETCORE_URLS=http://0.0.0.0:8000 \
     Cluster__Port=4053 \
-    Persistence__DataDirectory=/data \
-    DOTNET_gcServer=1
+    Persistence__DataDirectory=/data
 EXPOSE 8000 4053
 VOLUME /data
 USER app

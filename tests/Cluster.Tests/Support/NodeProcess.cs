@@ -68,7 +68,6 @@ public sealed partial class NodeProcess : IAsyncDisposable
             psi.ArgumentList.Add("--" + k);
             psi.ArgumentList.Add(v);
         }
-        psi.Environment["DOTNET_gcServer"] = "0"; // three nodes on 2 cores: workstation GC keeps each small
         var node = new NodeProcess(name, Process.Start(psi)!);
         try
         {
