@@ -71,9 +71,7 @@ public sealed class Workloads(Paths paths, Sizes sizes, Results results, HttpCli
         var seconds = (got.LastUs - t0) / 1e6;
         var rate = got.Frames / seconds;
         results.Add(W, "deliveries/s", "frames/s").Values[kind] = rate;
-        results.Add(W, "latency p50", "ms", false).Values[kind] = got.Latency.P50Us / 1000;
-        results.Add(W, "latency p99", "ms", false).Values[kind] = got.Latency.P99Us / 1000;
-        results.Add(W, "latency p99.9", "ms", false).Values[kind] = got.Latency.P999Us / 1000;
+        AddLatency(W, kind, got.Latency);
         results.Add(W, "server CPU per delivery", "µs/delivery", false).Values[kind] = cpu.TotalMicroseconds / got.Frames;
         results.Add(W, "server peak RSS", "MB", false).Values[kind] = peakRss / 1e6;
         results.Add(W, "events ingested", "events").Values[kind] = ingested;
@@ -81,6 +79,13 @@ public sealed class Workloads(Paths paths, Sizes sizes, Results results, HttpCli
         Log($"{Server.Name(kind)}: {ingested} events × {sizes.FanoutSockets} sockets, {got.Frames} frames in {seconds:0.00} s = {rate:#,0}/s, " +
             $"p50 {got.Latency.P50Us / 1000:0.0} ms p99 {got.Latency.P99Us / 1000:0.0} ms, CPU {cpu.TotalSeconds:0.0} s{(got.Complete ? "" : " INCOMPLETE")} {closed}");
         if (!got.Complete) results.Notes.Add($"fan-out on {Server.Name(kind)}: not every socket got every event in time ({got.Frames} of {ingested * sizes.FanoutSockets}) {closed}");
+    }
+
+    private void AddLatency(string workload, ServerKind kind, Latency latency)
+    {
+        results.Add(workload, "latency p50", "ms", false).Values[kind] = latency.P50Us / 1000;
+        results.Add(workload, "latency p99", "ms", false).Values[kind] = latency.P99Us / 1000;
+        results.Add(workload, "latency p99.9", "ms", false).Values[kind] = latency.P999Us / 1000;
     }
 
     // ---- 2. many conversations ----
@@ -120,9 +125,7 @@ public sealed class Workloads(Paths paths, Sizes sizes, Results results, HttpCli
         var seconds = (got.LastUs - t0) / 1e6;
         results.Add(W, "deliveries/s", "frames/s").Values[kind] = got.Frames / seconds;
         results.Add(W, "ingested events/s", "events/s").Values[kind] = (double)sizes.ManyConversations * sizes.ManyEventsPerConversation / seconds;
-        results.Add(W, "latency p50", "ms", false).Values[kind] = got.Latency.P50Us / 1000;
-        results.Add(W, "latency p99", "ms", false).Values[kind] = got.Latency.P99Us / 1000;
-        results.Add(W, "latency p99.9", "ms", false).Values[kind] = got.Latency.P999Us / 1000;
+        AddLatency(W, kind, got.Latency);
         results.Add(W, "server CPU per delivery", "µs/delivery", false).Values[kind] = cpu.TotalMicroseconds / got.Frames;
         results.Add(W, "server RSS", "MB", false).Values[kind] = server.Rss() / 1e6;
         Log($"{Server.Name(kind)}: {sizes.ManyConversations} conversations × 2 sockets, {got.Frames} frames in {seconds:0.00} s, " +
