@@ -73,20 +73,14 @@ public sealed class DiscoveryTests(ITestOutputHelper output)
             for (var i = 0; i < ports.Length; i++)
                 nodes.Add(await NodeProcess.StartAsync($"node{i + 1}", postgres.ConnectionString, [], settings(ports[i])));
             foreach (var node in nodes) await node.WaitReadyAsync(TimeSpan.FromSeconds(90));
-            var deadline = DateTime.UtcNow.AddSeconds(90);
-            while (true)
-            {
-                var views = await Task.WhenAll(nodes.Select(n => n.GetJsonAsync("/cluster")));
-                var members = views.Select(v => v.GetProperty("members").EnumerateArray()
-                    .Where(m => m.GetProperty("status").GetString() == "up").Select(m => m.GetProperty("address").GetString()).Order().ToArray()).ToArray();
-                if (members.All(m => m.Length == ports.Length) && members.All(m => m.SequenceEqual(members[0])))
-                {
-                    output.WriteLine($"one cluster: {string.Join(", ", members[0])}");
-                    break;
-                }
-                Assert.True(DateTime.UtcNow < deadline, "no single cluster formed: " + string.Join(" | ", members.Select(m => string.Join(",", m))));
-                await Task.Delay(200);
-            }
+            var members = await Eventually.HoldsAsync(
+                async () => (await Task.WhenAll(nodes.Select(n => n.GetJsonAsync("/cluster"))))
+                    .Select(v => v.GetProperty("members").EnumerateArray().Where(m => m.GetProperty("status").GetString() == "up")
+                        .Select(m => m.GetProperty("address").GetString()!).Order().ToArray()).ToArray(),
+                views => views.All(m => m.Length == ports.Length && m.SequenceEqual(views[0])),
+                TimeSpan.FromSeconds(90),
+                views => "no single cluster formed: " + string.Join(" | ", (views ?? []).Select(m => string.Join(",", m))));
+            output.WriteLine($"one cluster: {string.Join(", ", members[0])}");
             // And it serves: a conversation created on one node is read on the other.
             var id = await TestCluster.CreateConversationAsync(nodes[0], "discovered");
             var read = await nodes[1].GetJsonAsync($"/api/conversations/{id}");

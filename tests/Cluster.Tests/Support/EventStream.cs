@@ -11,6 +11,7 @@ public sealed class EventStream : IAsyncDisposable
 {
     private readonly ClientWebSocket _ws = new();
     private readonly List<string> _ids = [];
+    private TaskCompletionSource _arrived = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stop = new();
     private Task _reader = Task.CompletedTask;
 
@@ -44,7 +45,12 @@ public sealed class EventStream : IAsyncDisposable
         {
             using var doc = JsonDocument.Parse(text);
             if (doc.RootElement.TryGetProperty("id", out var id))
-                lock (_ids) _ids.Add(id.GetString()!);
+                lock (_ids)
+                {
+                    _ids.Add(id.GetString()!);
+                    _arrived.TrySetResult();
+                    _arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
         }
     }
 
@@ -72,14 +78,22 @@ public sealed class EventStream : IAsyncDisposable
     /// <summary>Waits (bounded) until the socket has received <paramref name="count"/> events; fails if it closes first.</summary>
     public async Task WaitForCountAsync(int count, TimeSpan timeout)
     {
-        var deadline = DateTime.UtcNow + timeout;
-        while (Ids.Length < count)
+        using var deadline = new CancellationTokenSource(timeout);
+        var timedOut = Task.Delay(Timeout.Infinite, deadline.Token);
+        while (true)
         {
-            if (_reader.IsCompleted)
+            Task arrived;
+            lock (_ids)
+            {
+                if (_ids.Count >= count) return;
+                arrived = _arrived.Task;
+            }
+            // Woken by the next event, by the socket closing, or by the deadline: no polling.
+            var woke = await Task.WhenAny(arrived, _reader, timedOut);
+            if (woke == _reader && Ids.Length < count)
                 throw new InvalidOperationException($"{Name} closed after {Ids.Length}/{count} events: {CloseDescription}");
-            if (DateTime.UtcNow > deadline)
+            if (woke == timedOut && Ids.Length < count)
                 throw new TimeoutException($"{Name} has {Ids.Length}/{count} events after {timeout}");
-            await Task.WhenAny(_reader, Task.Delay(50));
         }
     }
 

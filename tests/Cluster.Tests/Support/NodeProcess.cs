@@ -108,19 +108,8 @@ public sealed partial class NodeProcess : IAsyncDisposable
     /// <summary>Waits until this node's /ready answers 200 (member Up, journal reachable).</summary>
     public async Task WaitReadyAsync(TimeSpan timeout)
     {
-        using var cts = new CancellationTokenSource(timeout);
-        while (true)
-        {
-            try
-            {
-                if ((await Http.GetAsync("/ready", cts.Token)).IsSuccessStatusCode) return;
-            }
-            catch (HttpRequestException) { }
-            catch (TaskCanceledException) when (cts.IsCancellationRequested) { }
-            if (cts.IsCancellationRequested)
-                throw new TimeoutException($"node {Name} not ready in {timeout}:\n{string.Join('\n', _output.TakeLast(40))}");
-            await Task.Delay(100, CancellationToken.None);
-        }
+        await Eventually.HoldsAsync(async () => (int)(await Http.GetAsync("/ready")).StatusCode, status => status == 200, timeout,
+            status => $"node {Name} not ready (last /ready: {status}):\n{string.Join('\n', _output.TakeLast(40))}");
     }
 
     /// <summary>

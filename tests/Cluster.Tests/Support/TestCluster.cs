@@ -57,18 +57,15 @@ public sealed class TestCluster : IAsyncDisposable
     /// <summary>Every running node is ready and sees exactly <paramref name="count"/> members Up.</summary>
     public async Task WaitMembersUpAsync(int count, TimeSpan timeout)
     {
-        using var cts = new CancellationTokenSource(timeout);
         foreach (var node in Running) await node.WaitReadyAsync(timeout);
-        while (true)
-        {
-            var views = await Task.WhenAll(Running.Select(async n =>
+        await Eventually.HoldsAsync(
+            () => Task.WhenAll(Running.Select(async n =>
             {
                 var members = (await n.GetJsonAsync("/cluster")).GetProperty("members");
                 return members.EnumerateArray().Count(m => m.GetProperty("status").GetString() == "up" && m.GetProperty("reachable").GetBoolean());
-            }));
-            if (views.All(v => v == count)) return;
-            await Task.Delay(100, cts.Token);
-        }
+            })),
+            views => views.All(v => v == count), timeout,
+            views => $"members up and reachable per node: {string.Join(", ", views ?? [])}, wanted {count}");
     }
 
     /// <summary>Which node's address hosts the conversation's shard (asked of <paramref name="via"/>).</summary>
