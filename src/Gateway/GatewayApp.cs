@@ -6,6 +6,8 @@ using Akka.Sync.Actors.Hosting;
 using Akka.Sync.Gateway.Auth;
 using Akka.Sync.Gateway.Endpoints;
 using Akka.Sync.Gateway.Settings;
+using Akka.Sync.Gateway.Web;
+using Microsoft.AspNetCore.WebUtilities;
 
 namespace Akka.Sync.Gateway;
 
@@ -32,6 +34,7 @@ public static partial class GatewayApp
         builder.Services.AddSingleton<ApiKeys>();
         builder.Services.AddSingleton<FailedAuthLimiter>();
         builder.Services.AddSingleton<Transport.SocketBudget>();
+        builder.Services.AddSingleton<WebClients.CanvasHolder>();
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddScoped<ConversationEndpoints.Ctx>();
         builder.Services.AddSyncHealthChecks();
@@ -41,7 +44,9 @@ public static partial class GatewayApp
         builder.Services.AddCors(o => o.AddDefaultPolicy(p => p
             .SetIsOriginAllowed(settings.Cors.IsAllowed)
             .AllowAnyHeader()
-            .AllowAnyMethod()));
+            .AllowAnyMethod()
+            // Agent Canvas calls /api/auth/workspace-session with credentials; keys travel in headers, never cookies.
+            .AllowCredentials()));
         builder.Services.AddOpenTelemetry().WithMetrics(m => m
             .AddMeter(SyncMetrics.MeterName, ClusterMetrics.MeterName)
             .AddPrometheusExporter());
@@ -57,23 +62,35 @@ public static partial class GatewayApp
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Akka.Sync.Gateway");
         if (settings.SessionApiKeys.Length == 0)
             LogOpenServer(log);
-        app.UseCors();
-        app.UseDefaultFiles();   // the inspector page at /
-        app.UseStaticFiles();
-        app.UseWebSockets();
         app.Use(async (http, next) =>
         {
             // The one request log line: keys in the query are masked (CONTRACT §8).
+            ServerInfoEndpoints.Touch();
             await next();
             LogRequest(log, http.Request.Method, ApiKeys.Mask(http.Request.Path + http.Request.QueryString), http.Response.StatusCode);
         });
+        // An error status with no body (405, a bare 404 or 401) gets agent-server's {"detail": <reason>}.
+        app.UseStatusCodePages(async status =>
+        {
+            var response = status.HttpContext.Response;
+            if (status.HttpContext.WebSockets.IsWebSocketRequest && response.StatusCode < 500) return;
+            await response.WriteAsJsonAsync(new { detail = ReasonPhrases.GetReasonPhrase(response.StatusCode) });
+        });
+        app.UseWebClientFiles(settings);
+        app.UseRouting();
+        app.UseCanvasRoutes();
+        app.UseCors();
+        app.UseWebSockets();
         app.MapHealth();
+        app.MapServerInfo();
+        app.MapClientSetup();
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapPrometheusScrapingEndpoint("/metrics");
         app.MapEventSocket();
         app.MapSocketIo();
         app.MapConversationApi();
         app.MapClusterApi();
+        app.MapWebClients();
         return app;
     }
 

@@ -24,7 +24,11 @@ public static class ConversationCommands
 
     public sealed record Run(ConversationId ConversationId) : ISyncMessage, IWithConversationId;
 
-    public sealed record Pause(ConversationId ConversationId) : ISyncMessage, IWithConversationId;
+    /// <summary>
+    /// <c>pause</c>, or <c>interrupt</c> (the Agent Canvas' Stop button): the same status change; an interrupt marks
+    /// itself with an <c>InterruptEvent</c> instead of a <c>PauseEvent</c>, as agent-server does.
+    /// </summary>
+    public sealed record Pause(ConversationId ConversationId, bool Interrupt = false) : ISyncMessage, IWithConversationId;
 
     public sealed record RespondToConfirmation(ConversationId ConversationId, bool Accept, string Reason)
         : ISyncMessage, IWithConversationId;

@@ -40,7 +40,7 @@ public sealed class SyncSerializerTests(ITestOutputHelper output) : Akka.TestKit
             new ConversationCommands.Create(Id, Dialect.V1, "t", new UserMessage("[]"u8.ToArray(), true), Hash),
             new ConversationCommands.SendMessage(Id, new UserMessage("[]"u8.ToArray(), false)),
             new ConversationCommands.Run(Id),
-            new ConversationCommands.Pause(Id),
+            new ConversationCommands.Pause(Id, Interrupt: true),
             new ConversationCommands.RespondToConfirmation(Id, false, "why"),
             new ConversationCommands.AppendEvents(Id, [new IncomingEvent("K", "agent", "i", "{}"u8.ToArray())]),
             new ConversationCommands.SetTitle(Id, "t"),
@@ -75,6 +75,10 @@ public sealed class SyncSerializerTests(ITestOutputHelper output) : Akka.TestKit
             new DirectoryQueries.Page(ResultCode.Ok, [Info], null),
             new DirectoryQueries.CountResult(3),
             new DirectorySnapshot([Info]),
+            ClientPreferences.Get.Instance,
+            new ClientPreferences.Merge("""{"app_preferences":{"language":"de"}}"""),
+            new ClientPreferences.Document("""{"app_preferences":{}}"""),
+            new ClientPreferences.TooLarge(70_000),
         };
         return samples.Single(s => s.GetType() == type);
     }

@@ -30,6 +30,8 @@ public sealed class DemoAgentTests
         Assert.Equal("environment", observation.GetProperty("source").GetString());
         Assert.Equal("ExecuteBashObservation", observation.GetProperty("observation").GetProperty("kind").GetString());
         Assert.Equal(action.Id(), observation.GetProperty("action_id").GetString());
+        // Agent Canvas reads observation.metadata.exit_code unguarded: without it the conversation page crashes.
+        Assert.Equal(0, observation.GetProperty("observation").GetProperty("metadata").GetProperty("exit_code").GetInt32());
         var answer = frames[4];
         Assert.Equal("agent", answer.GetProperty("source").GetString());
         Assert.Equal("assistant", answer.GetProperty("llm_message").GetProperty("role").GetString());
@@ -53,6 +55,23 @@ public sealed class DemoAgentTests
         var (_, page) = await server.GetAsync($"/api/conversations/{id}/events/search");
         Assert.Equal(["MessageEvent", "ConversationStateUpdateEvent", "ConversationStateUpdateEvent", "PauseEvent"],
             page.GetProperty("items").EnumerateArray().Select(e => e.Kind()));
+    }
+
+    [Fact]
+    public async Task A_message_sent_without_run_is_answered_by_the_next_run_in_the_users_words_once()
+    {
+        await using var server = await SyncServer.StartAsync(new Dictionary<string, string?> { ["Agent:Mode"] = "demo" });
+        var id = await server.NewConversationAsync();
+        await using var socket = await TestSocket.ConnectAsync(server.SocketUri(id));
+        await socket.ReceiveJsonAsync();
+        await server.SendAsync(HttpMethod.Post, $"/api/conversations/{id}/events", new { role = "user", content = new[] { new { type = "text", text = "later please" } }, run = false });
+        Assert.Equal("MessageEvent", (await socket.ReceiveJsonAsync()).Kind());
+        Assert.Equal(200, (await server.SendAsync(HttpMethod.Post, $"/api/conversations/{id}/run")).Status);
+        var frames = await socket.ReceiveUntilAsync(f => f.IsStatus("finished"));
+
+        Assert.Equal(["ConversationStateUpdateEvent", "ActionEvent", "ObservationEvent", "MessageEvent", "ConversationStateUpdateEvent"],
+            frames.Select(f => f.Kind()));
+        Assert.Contains("You said: \"later please\"", frames[3].GetProperty("llm_message").GetProperty("content")[0].GetProperty("text").GetString());
     }
 
     [Fact]

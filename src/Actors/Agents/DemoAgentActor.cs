@@ -36,18 +36,29 @@ public sealed class DemoAgentActor : ReceiveActor, IWithTimers
         Receive<StartRun>(s =>
         {
             _runId = s.RunId;
-            _steps = new Queue<IReadOnlyList<Draft>>(s.Dialect == Dialect.V0
-                ? PlanV0(V0UserText(s.UserMessageJson))
-                : Plan(UserText(s.UserMessageJson)));
+            // A run started by a new user message plans a fresh answer; a run resumed without one (pause, then run)
+            // carries on with the steps the pause left, or, when the answer was already given, just finishes.
+            if (s.UserMessageJson is not null)
+                _steps = new Queue<IReadOnlyList<Draft>>(s.Dialect == Dialect.V0
+                    ? PlanV0(V0UserText(s.UserMessageJson))
+                    : Plan(UserText(s.UserMessageJson)));
+            else if (_steps.Count == 0)
+                _steps = new Queue<IReadOnlyList<Draft>>([s.Dialect == Dialect.V0 ? FinishV0() : Finish()]);
             ScheduleNext();
         });
         Receive<Next>(n =>
         {
-            if (n.RunId == _runId && _steps.TryDequeue(out var drafts))
+            if (n.RunId == _runId && _steps.TryPeek(out var drafts))
                 Context.Parent.Tell(new Step(_runId, drafts));
         });
-        Receive<StepDone>(d => { if (d.RunId == _runId) ScheduleNext(); });
-        Receive<StepRefused>(r => { if (r.RunId == _runId) _steps.Clear(); });
+        Receive<StepDone>(d =>
+        {
+            if (d.RunId != _runId) return;
+            _steps.TryDequeue(out _);
+            ScheduleNext();
+        });
+        // A refused step (the run was paused or superseded) stays first in line for a resumed run.
+        Receive<StepRefused>(_ => { });
     }
 
     private void ScheduleNext()
@@ -109,6 +120,18 @@ public sealed class DemoAgentActor : ReceiveActor, IWithTimers
             w.WriteString("command"u8, command);
             w.WriteNumber("exit_code"u8, 0);
             w.WriteBoolean("timeout"u8, false);
+            // Everything the SDK's TerminalObservation always carries: clients read metadata.exit_code unguarded.
+            w.WriteStartObject("metadata"u8);
+            w.WriteNumber("exit_code"u8, 0);
+            w.WriteNumber("pid"u8, -1);
+            w.WriteString("username"u8, "demo");
+            w.WriteString("hostname"u8, "akka-sync");
+            w.WriteString("working_dir"u8, "/workspace");
+            w.WriteNull("py_interpreter_path"u8);
+            w.WriteString("prefix"u8, "");
+            w.WriteString("suffix"u8, "");
+            w.WriteEndObject();
+            w.WriteNull("full_output_save_dir"u8);
             w.WriteEndObject();
             w.WriteString("action_id"u8, actionId);
             w.WriteEndObject();
@@ -118,10 +141,18 @@ public sealed class DemoAgentActor : ReceiveActor, IWithTimers
         yield return
         [
             new Draft("MessageEvent", EventSources.Agent, null, V1Json.MessageBody("assistant", V1Json.TextContent(answer))),
-            new Draft("ConversationStateUpdateEvent", EventSources.Environment, null,
-                V1Json.StateUpdateBody("execution_status", ExecutionStatus.Finished.ToWire())),
+            FinishedDraft(),
         ];
     }
+
+    /// <summary>A resumed run whose answer was already given: nothing left to do but finish.</summary>
+    public static IReadOnlyList<Draft> Finish() => [FinishedDraft()];
+
+    private static Draft FinishedDraft() => new("ConversationStateUpdateEvent", EventSources.Environment, null,
+        V1Json.StateUpdateBody("execution_status", ExecutionStatus.Finished.ToWire()));
+
+    /// <summary>The V0 counterpart of <see cref="Finish"/>: back to awaiting the user.</summary>
+    public static IReadOnlyList<Draft> FinishV0() => [Draft.FromV0(V0Json.AgentStateChanged(AgentState.AwaitingUserInput))];
 
     /// <summary>The same run in V0 events: a <c>run</c> action, its output, the answer, then awaiting the user.</summary>
     public static IEnumerable<IReadOnlyList<Draft>> PlanV0(string userText)

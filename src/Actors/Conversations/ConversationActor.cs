@@ -36,6 +36,7 @@ public sealed class ConversationActor : ReceivePersistentActor
     private int _runId;
     private bool _runStarting; // a durable event of the current batch moved the status to running
     private IActorRef? _agent;
+    private byte[]? _unseenUserMessage; // a user message stored since the demo agent's last run started
 
     public ConversationActor(ConversationId id, ConversationSettings settings, IActorRef directory)
     {
@@ -56,7 +57,7 @@ public sealed class ConversationActor : ReceivePersistentActor
         Command<Create>(OnCreate);
         Command<SendMessage>(c => Execute(_decided.DecideMessage(c.Message), CommandResult.Ok));
         Command<Run>(_ => Execute(_decided.DecideRun(), CommandResult.Ok));
-        Command<Pause>(_ => Execute(_decided.DecidePause(), CommandResult.Ok));
+        Command<Pause>(p => Execute(_decided.DecidePause(p.Interrupt), CommandResult.Ok));
         Command<RespondToConfirmation>(c => Execute(_decided.DecideConfirmation(c.Accept, c.Reason), CommandResult.Ok));
         Command<AppendEvents>(OnAppendEvents);
         Command<SubmitUserAction>(c => Execute(_decided.DecideUserAction(c.Action), CommandResult.Ok));
@@ -319,10 +320,14 @@ public sealed class ConversationActor : ReceivePersistentActor
             foreach (var s in _subscribers) s.Tell(new Ended(_id, RefusalReason.Deleted));
             _subscribers.Clear();
         }
+        if (_settings.DemoAgent)
+            foreach (var e in events)
+                if (e is EventEnvelope { Source: EventSources.User, Kind: "MessageEvent" or "action:message" } m)
+                    _unseenUserMessage = m.Json;
         if (_runStarting)
         {
             _runStarting = false;
-            StartAgentRun(events);
+            StartAgentRun();
         }
         if (LastSequenceNr - _lastSnapshotSeqNr >= _settings.SnapshotEvery)
         {
@@ -332,14 +337,14 @@ public sealed class ConversationActor : ReceivePersistentActor
         UpdateIdleTimeout();
     }
 
-    private void StartAgentRun(IReadOnlyList<object> batch)
+    private void StartAgentRun()
     {
         _runId++;
         if (!_settings.DemoAgent) return;
         _agent ??= Context.ActorOf(DemoAgentActor.Props(_settings.DemoStepDelay), "demo-agent");
-        var lastUserMessage = batch.OfType<EventEnvelope>().LastOrDefault(e =>
-            e.Source == EventSources.User && e.Kind is "MessageEvent" or "action:message");
-        _agent.Tell(new DemoAgentActor.StartRun(_runId, _state.Dialect, lastUserMessage?.Json));
+        // The newest user message the agent has not seen yet (null: a resumed run, the agent carries on).
+        _agent.Tell(new DemoAgentActor.StartRun(_runId, _state.Dialect, _unseenUserMessage));
+        _unseenUserMessage = null;
     }
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)

@@ -134,12 +134,13 @@ public sealed record ConversationState(
         };
     }
 
-    public Decision DecidePause()
+    public Decision DecidePause(bool interrupt = false)
     {
         if (Refusal(Dialect.V1) is { } refusal) return refusal;
         var a = ExecutionStatusMachine.OnPause(Status);
         var drafts = StatusDrafts(a.Changes).ToList();
-        if (a.AppendPauseEvent) drafts.Add(new Draft("PauseEvent", EventSources.User, null, V1Json.EmptyBody));
+        if (a.AppendPauseEvent)
+            drafts.Add(new Draft(interrupt ? "InterruptEvent" : "PauseEvent", EventSources.User, null, V1Json.EmptyBody));
         return new Decision.Append(drafts);
     }
 
@@ -232,15 +233,19 @@ public sealed record ConversationState(
     /// Gives drafts their seq, id and timestamp. Timestamps never go backwards within a conversation,
     /// so timestamp order and seq order agree.
     /// </summary>
+    private const long TicksPerMicrosecond = TimeSpan.TicksPerMillisecond / 1000;
+
     public EventEnvelope[] Stamp(IReadOnlyList<Draft> drafts, DateTime nowUtc)
     {
         var result = new EventEnvelope[drafts.Count];
-        var ticks = Math.Max(WireTime.TruncateToMicros(nowUtc).Ticks, LastTimestampTicks);
-        var wireTime = WireTime.ToWire(ticks);
-        for (var i = 0; i < drafts.Count; i++)
+        // Each event gets its own microsecond, after the previous event's: timestamps are unique within a
+        // conversation, so a client paging by timestamp__lt (Agent Canvas) never skips events sharing one.
+        var ticks = Math.Max(WireTime.TruncateToMicros(nowUtc).Ticks, LastSeq == 0 ? 0 : LastTimestampTicks + TicksPerMicrosecond);
+        for (var i = 0; i < drafts.Count; i++, ticks += TicksPerMicrosecond)
         {
             var d = drafts[i];
             var seq = LastSeq + 1 + i;
+            var wireTime = WireTime.ToWire(ticks);
             if (d.V0 is { } v0)
             {
                 result[i] = new EventEnvelope(Id, seq, seq.ToString(System.Globalization.CultureInfo.InvariantCulture),

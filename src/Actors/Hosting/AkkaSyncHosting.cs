@@ -7,6 +7,7 @@ using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
 using Akka.Sync.Actors.Connections;
 using Akka.Sync.Actors.Conversations;
+using Akka.Sync.Actors.Preferences;
 using Akka.Sync.Actors.Serialization;
 using Akka.Sync.Protocol;
 using Microsoft.Data.Sqlite;
@@ -132,6 +133,7 @@ public static class AkkaSyncHosting
             .WithSqlPersistence(connectionString, providerName)
             .WithCustomSerializer("akka-sync", [typeof(ISyncMessage)], system => new SyncSerializer(system))
             .AddConversationDirectory()
+            .AddClientPreferences()
             .AddConversationSharding(options.Conversation);
         if (cluster.ToHocon() is { Length: > 0 } tuning)
             builder.AddHocon(ConfigurationFactory.ParseString(tuning), HoconAddMode.Prepend);

@@ -81,6 +81,10 @@ public sealed class SyncSerializer : SerializerWithStringManifest
         ["d.page"] = typeof(DirectoryQueries.Page),
         ["d.countr"] = typeof(DirectoryQueries.CountResult),
         ["d.snap"] = typeof(DirectorySnapshot),
+        ["p.get"] = typeof(ClientPreferences.Get),
+        ["p.merge"] = typeof(ClientPreferences.Merge),
+        ["p.doc"] = typeof(ClientPreferences.Document),
+        ["p.large"] = typeof(ClientPreferences.TooLarge),
     };
 
     /// <summary>Every type this serializer handles (the round-trip test walks this list).</summary>

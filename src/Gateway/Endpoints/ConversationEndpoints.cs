@@ -27,6 +27,7 @@ public static class ConversationEndpoints
         var api = app.MapGroup("/api/conversations");
 
         api.MapPost("", Create);
+        api.MapGet("", BatchGet);
         api.MapGet("/search", Search);
         api.MapGet("/count", Count);
         api.MapGet("/{conversationId}", Get);
@@ -36,6 +37,7 @@ public static class ConversationEndpoints
             Command(conversationId, c, id => new ConversationCommands.Run(id)));
         api.MapPost("/{conversationId}/pause", (string conversationId, Ctx c) =>
             Command(conversationId, c, id => new ConversationCommands.Pause(id)));
+        api.MapPost("/{conversationId}/interrupt", Interrupt);
         api.MapGet("/{conversationId}/events/search", SearchEvents);
         api.MapGet("/{conversationId}/events/count", CountEvents);
         api.MapGet("/{conversationId}/events/{eventId}", GetEvent);
@@ -89,6 +91,18 @@ public static class ConversationEndpoints
                 return Error(503, "the conversation did not answer in time; try again");
             }
         }
+
+        /// <summary>Which of these conversations the request's key opens (all of them for a server key or an open server).</summary>
+        public async Task<bool[]> OpensEach(ConversationId[] ids)
+        {
+            if (keys.IsOpen || keys.IsServerKey(Key)) return ids.Select(_ => true).ToArray();
+            if (limiter.IsBlocked(http) || string.IsNullOrEmpty(Key)) return new bool[ids.Length];
+            var outcomes = await Task.WhenAll(ids.Select(id => keys.ForConversation(Key, id, Limits.AskTimeout)));
+            return outcomes.Select(o => o != AuthOutcome.Denied).ToArray();
+        }
+
+        /// <summary>The answer to a request whose key opens nothing it asked for (429 once the client is locked out).</summary>
+        public IResult DeniedResult() => limiter.IsBlocked(http) ? TooMany() : Denied();
 
         private IResult Denied()
         {
@@ -148,6 +162,11 @@ public static class ConversationEndpoints
                     return Error(400, $"initial_message: {messageError}");
                 initial = message;
             }
+            // agent-server titles a conversation from its first message unless told not to (autotitle, default
+            // true); it asks an LLM, this server takes the message's first line.
+            if (title is null && initial is not null
+                && !(root.TryGetProperty("autotitle", out var autotitle) && autotitle.ValueKind == JsonValueKind.False))
+                title = TitleFrom(initial.ContentJson);
             var key = ApiKeys.NewKey();
             var (reply, askError) = await Ask<CreateResult>(c.Region,
                 new ConversationCommands.Create(id, dialect, title, initial, ApiKeys.Hash(key)), c.Limits);
@@ -160,6 +179,20 @@ public static class ConversationEndpoints
         }
     }
 
+    /// <summary>The first line of a message's text, at most 60 characters; null when it has no text.</summary>
+    public static string? TitleFrom(byte[] contentJson)
+    {
+        using var doc = JsonDocument.Parse(contentJson);
+        foreach (var item in doc.RootElement.EnumerateArray())
+        {
+            if (!item.TryGetProperty("text", out var t) || t.ValueKind != JsonValueKind.String) continue;
+            var line = t.GetString()!.Trim().Split('\n', 2)[0].Trim();
+            if (line.Length == 0) continue;
+            return line.Length <= 60 ? line : line[..59].TrimEnd() + "…";
+        }
+        return null;
+    }
+
     private static async Task<IResult> Get(string conversationId, Ctx c)
     {
         var (id, denied) = await c.Open(conversationId);
@@ -167,6 +200,70 @@ public static class ConversationEndpoints
         var (reply, error) = await Ask<InfoResult>(c.Region, new ConversationQueries.GetInfo(id), c.Limits);
         if (error is not null) return error;
         return reply!.Code == ResultCode.Ok ? Info(reply.Info!, 200) : FromCode(reply.Code, "Conversation not found");
+    }
+
+    /// <summary>
+    /// <c>GET /api/conversations?ids=…&amp;ids=…</c> (agent-server's batch get; Agent Canvas' conversation page gate):
+    /// one ConversationInfo or null per id, in the order given; null also for an id the key does not open.
+    /// </summary>
+    private static async Task<IResult> BatchGet(HttpRequest request, Ctx c)
+    {
+        var raw = request.Query["ids"];
+        if (raw.Count == 0) return Error(400, "ids is required (repeat it: ?ids=<id>&ids=<id>)");
+        if (raw.Count >= MaxBatchIds) return Error(400, $"at most {MaxBatchIds - 1} ids at a time");
+        var ids = new ConversationId[raw.Count];
+        for (var i = 0; i < ids.Length; i++)
+            if (!ConversationId.TryParse(raw[i], out ids[i])) return Error(400, $"ids[{i}] must be a conversation id (a UUID)");
+
+        // A server key opens every id; a conversation's key opens its own. A key that opens none of them is a
+        // failed authentication (counted), not a list of nulls, so the batch is no way to probe keys.
+        bool[] opened;
+        try
+        {
+            opened = await c.OpensEach(ids);
+        }
+        catch (AskTimeoutException)
+        {
+            return Error(503, "the conversation did not answer in time; try again");
+        }
+        if (!opened.Any(o => o)) return c.DeniedResult();
+        var asks = ids.Select((id, i) => opened[i]
+            ? Ask<InfoResult>(c.Region, new ConversationQueries.GetInfo(id), c.Limits)
+            : Task.FromResult<(InfoResult?, IResult?)>((null, null))).ToArray();
+        var replies = await Task.WhenAll(asks);
+        if (replies.FirstOrDefault(r => r.Item2 is not null).Item2 is { } timeout) return timeout;
+        return Results.Bytes(V1Json.Write(w =>
+        {
+            w.WriteStartArray();
+            foreach (var (reply, _) in replies)
+            {
+                if (reply is { Code: ResultCode.Ok, Info: { } info }) WriteInfo(w, info, null);
+                else w.WriteNullValue();
+            }
+            w.WriteEndArray();
+        }), "application/json");
+    }
+
+    /// <summary>agent-server's batch get refuses 100 ids or more.</summary>
+    private const int MaxBatchIds = 100;
+
+    /// <summary>
+    /// <c>POST …/interrupt</c> (Agent Canvas' Stop button): pauses like <c>pause</c>, marked with an InterruptEvent.
+    /// The agent's steps are whole appends here, so there is no half-done tool call to cancel. 400 where the
+    /// conversation cannot be interrupted (unknown, or a V0 conversation), as agent-server answers.
+    /// </summary>
+    private static async Task<IResult> Interrupt(string conversationId, Ctx c)
+    {
+        var (id, denied) = await c.Open(conversationId);
+        if (denied is not null) return denied;
+        var (reply, error) = await Ask<CommandResult>(c.Region, new ConversationCommands.Pause(id, Interrupt: true), c.Limits);
+        if (error is not null) return error;
+        return reply!.Code switch
+        {
+            ResultCode.Ok => Success,
+            ResultCode.NotFound => Error(400, "Conversation not found: nothing to interrupt"),
+            _ => FromCode(reply.Code, reply.Detail),
+        };
     }
 
     private static async Task<IResult> Search(HttpRequest request, Ctx c)

@@ -66,7 +66,8 @@ public sealed record GatewaySettings(
     AgentSettings Agent,
     string[] SessionApiKeys,
     AkkaSyncOptions Akka,
-    CorsSettings Cors)
+    CorsSettings Cors,
+    Web.WebSettings Web)
 {
     public static GatewaySettings From(IConfiguration config, string contentRoot)
     {
@@ -106,6 +107,7 @@ public sealed record GatewaySettings(
             AllowedOrigins = config.GetSection("Cors:AllowedOrigins").Get<string[]>() ?? [],
             AllowLoopbackOrigins = config.GetValue("Cors:AllowLoopbackOrigins", false),
         };
-        return new GatewaySettings(limits, agent, keys, akka, cors);
+        var web = config.GetSection("Web").Get<Web.WebSettings>() ?? new Web.WebSettings();
+        return new GatewaySettings(limits, agent, keys, akka, cors, web);
     }
 }
