@@ -22,6 +22,7 @@ const OUT_OF_SCOPE = [/^\/api\/bash\//, /^\/sockets\/bash-events/, /^\/api\/git\
   /^\/api\/file\/(?!home)/, /^\/api\/desktop\//];
 const outOfScopeSeen = new Map();
 let lastPage = null; // for the screenshot of a failure
+const current = { main: null }; // the main server, also after its restart
 
 function fail(message) {
   throw new Error(message);
@@ -61,6 +62,7 @@ async function startServer(name, settings, port = 0, dataDir = null) {
 }
 
 async function stopServer(server) {
+  if (server.proc.exitCode !== null || server.proc.signalCode !== null) { children.delete(server.proc); return; }
   const exited = new Promise((resolve) => server.proc.once('exit', resolve));
   server.proc.kill('SIGTERM');
   const timer = setTimeout(() => server.proc.kill('SIGKILL'), 20000);
@@ -290,9 +292,10 @@ async function reloadAndRestart(browser, server, view, id) {
   const port = new URL(server.base).port;
   await stopServer(server);
   const restarted = await startServer(server.name, server.settings, port, server.dataDir);
+  current.main = restarted;
   const socketsBefore = view.watch.sockets.length;
   await until('the socket to reconnect', async () => view.watch.sockets.length > socketsBefore
-    && view.watch.sockets[view.watch.sockets.length - 1].frames > 0, 60000);
+    && view.watch.sockets[view.watch.sockets.length - 1].frames > 0, 90000);
   await sendFromComposer(page, 'after the restart');
   await expectAnswerOnce(page, 'after the restart');
   await until('finished after restart', async () => (await statusOf(restarted, id)) === 'finished');
@@ -480,7 +483,7 @@ async function separateOrigin(browser) {
   let server = null;
   try {
     // The embedded default, open, with the canvas on its own origin; the demo agent slow enough to press Stop.
-    server = await startServer('main', { 'Web:CanvasPath': canvasDir, 'Agent:DemoStepDelay': '00:00:01.500' });
+    server = current.main = await startServer('main', { 'Web:CanvasPath': canvasDir, 'Agent:DemoStepDelay': '00:00:01.500' });
     const view = await firstRun(browser, server);
     const id = await chat(browser, server, view);
     server = await reloadAndRestart(browser, server, view, id);
@@ -499,7 +502,7 @@ async function separateOrigin(browser) {
     }
   } finally {
     summary.outOfScope = Object.fromEntries(outOfScopeSeen);
-    if (server) await stopServer(server).catch(() => {});
+    if (current.main) await stopServer(current.main).catch(() => {});
     await browser.close();
     killAll();
   }

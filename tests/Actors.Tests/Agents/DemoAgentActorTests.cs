@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using Akka.Actor;
 using Akka.Sync.Actors.Agents;
+using Akka.Sync.Actors.Conversations;
 using Akka.Sync.Protocol;
 using Xunit;
 using Xunit.Abstractions;
@@ -16,6 +17,9 @@ public sealed class DemoAgentActorTests(ITestOutputHelper output) : Akka.TestKit
 {
     private static byte[] UserMessage(string text) =>
         Encoding.UTF8.GetBytes($$$"""{"llm_message":{"role":"user","content":[{"type":"text","text":"{{{text}}}"}]}}""");
+
+    private static string Text(Draft message) =>
+        JsonDocument.Parse(message.Body).RootElement.GetProperty("llm_message").GetProperty("content")[0].GetProperty("text").GetString()!;
 
     [Fact]
     public void A_paused_run_resumes_at_the_refused_step_and_answers_the_original_words_once()
@@ -39,7 +43,7 @@ public sealed class DemoAgentActorTests(ITestOutputHelper output) : Akka.TestKit
         agent.Tell(new DemoAgentActor.StepDone(2));
         var answer = ExpectMsg<DemoAgentActor.Step>();
         Assert.Equal(["MessageEvent", "ConversationStateUpdateEvent"], answer.Drafts.Select(d => d.Kind));
-        Assert.Contains("You said: \"first words\"", Encoding.UTF8.GetString(answer.Drafts[0].Body));
+        Assert.StartsWith("You said: \"first words\"", Text(answer.Drafts[0]));
         agent.Tell(new DemoAgentActor.StepDone(2));
         ExpectNoMsg(TimeSpan.FromMilliseconds(200));
     }
@@ -69,7 +73,7 @@ public sealed class DemoAgentActorTests(ITestOutputHelper output) : Akka.TestKit
         agent.Tell(new DemoAgentActor.StepDone(2));
         ExpectMsg<DemoAgentActor.Step>();
         agent.Tell(new DemoAgentActor.StepDone(2));
-        Assert.Contains("You said: \"new\"", Encoding.UTF8.GetString(ExpectMsg<DemoAgentActor.Step>().Drafts[0].Body));
+        Assert.StartsWith("You said: \"new\"", Text(ExpectMsg<DemoAgentActor.Step>().Drafts[0]));
     }
 
     [Fact]

@@ -35,21 +35,22 @@ public sealed class ConversationStateTests
     }
 
     [Fact]
-    public void Stamping_gives_contiguous_seqs_one_timestamp_and_the_base_fields()
+    public void Stamping_gives_contiguous_seqs_distinct_increasing_timestamps_and_the_base_fields()
     {
         var s0 = Created();
         var (s1, first) = Do(s0, s0.DecideAppend([new IncomingEvent("X", "agent", null, "{}"u8.ToArray()), new IncomingEvent("Y", "environment", "0b6a4b0e-3f1a-4c1e-9a59-6c1f0d7e2b11", """{"v":1}"""u8.ToArray())], _ => null));
         Assert.Equal([1L, 2L], first.Select(e => e.Seq));
-        Assert.Equal(first[0].TimestampTicks, first[1].TimestampTicks);
+        // One microsecond apart: timestamps are unique within a conversation, so paging by timestamp skips nothing.
+        Assert.Equal(first[0].TimestampTicks + 10, first[1].TimestampTicks);
         Assert.Equal("0b6a4b0e-3f1a-4c1e-9a59-6c1f0d7e2b11", first[1].Id);
         var json = JsonDocument.Parse(first[1].Json).RootElement;
         Assert.Equal(["kind", "id", "timestamp", "source", "v"], json.EnumerateObject().Select(p => p.Name));
-        Assert.Equal("2026-11-24T12:00:00.000000", json.GetProperty("timestamp").GetString());
+        Assert.Equal("2026-11-24T12:00:00.000001", json.GetProperty("timestamp").GetString());
 
         // A clock that goes backwards does not make timestamps go backwards.
         var (_, later) = Do(s1, s1.DecideAppend([new IncomingEvent("X", "agent", null, "{}"u8.ToArray())], _ => null), Now.AddSeconds(-5));
         Assert.Equal(3, later[0].Seq);
-        Assert.Equal(first[0].TimestampTicks, later[0].TimestampTicks);
+        Assert.Equal(first[1].TimestampTicks + 10, later[0].TimestampTicks);
     }
 
     [Fact]
