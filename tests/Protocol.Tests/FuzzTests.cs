@@ -1,5 +1,6 @@
 using System.Text;
 using Akka.Sync.Protocol.V0;
+using Akka.Sync.Protocol.Codecs;
 using Akka.Sync.Protocol.V1;
 using Xunit;
 using Xunit.Abstractions;

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using Akka.Sync.Protocol.Codecs;
 using Akka.Sync.Protocol.V1;
 using Xunit;
 

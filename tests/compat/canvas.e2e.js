@@ -295,7 +295,7 @@ async function reloadAndRestart(browser, server, view, id) {
   current.main = restarted;
   const socketsBefore = view.watch.sockets.length;
   await until('the socket to reconnect', async () => view.watch.sockets.length > socketsBefore
-    && view.watch.sockets[view.watch.sockets.length - 1].frames > 0, 90000);
+    && view.watch.sockets[view.watch.sockets.length - 1].frames > 0, 120000); // its backoff: 1, 2, 4, 8, 16, 30 s
   await sendFromComposer(page, 'after the restart');
   await expectAnswerOnce(page, 'after the restart');
   await until('finished after restart', async () => (await statusOf(restarted, id)) === 'finished');

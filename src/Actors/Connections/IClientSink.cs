@@ -4,7 +4,8 @@ namespace Akka.Sync.Actors.Connections;
 
 /// <summary>
 /// The socket side of a connection actor: a bounded outbound queue plus the dialect's framing.
-/// Implemented by the Gateway's transports (V1 WebSocket, later Socket.IO); every call is non-blocking.
+/// Implemented by the Gateway's socket sessions (V1, Socket.IO), which encode with their dialect's codec and queue on
+/// the socket's transport; every call is non-blocking.
 /// </summary>
 public interface IClientSink
 {
@@ -38,15 +39,4 @@ public interface IClientSink
 
     /// <summary>Closes the socket with a close code and reason (after what was queued, where possible).</summary>
     void Close(int code, string reason);
-}
-
-/// <summary>The close codes this server uses (CONTRACT §3).</summary>
-public static class CloseCodes
-{
-    public const int Normal = 1000;
-    public const int MessageTooBig = 1009;
-    public const int TryAgainLater = 1013;
-    public const int AuthenticationFailed = 4001;
-    public const int NotFound = 4004;
-    public const int UnknownAfterEventId = 4009;
 }

@@ -24,6 +24,9 @@ public enum AuthOutcome
 /// </summary>
 public sealed partial class ApiKeys(GatewaySettings settings, IRequiredActor<ConversationRegion> region)
 {
+    /// <summary>The header that carries a key on REST calls and socket upgrades.</summary>
+    public const string HeaderName = "X-Session-API-Key";
+
     private readonly byte[][] _serverKeyHashes = settings.SessionApiKeys.Select(Hash).ToArray();
 
     public bool IsOpen => _serverKeyHashes.Length == 0;

@@ -1,6 +1,5 @@
 using System.Net.WebSockets;
 using System.Threading.Channels;
-using Akka.Sync.Actors.Connections;
 using Akka.Sync.Actors.Observability;
 using Akka.Sync.Gateway.Settings;
 using Akka.Sync.Protocol;
@@ -12,7 +11,7 @@ namespace Akka.Sync.Gateway.Transport;
 /// async pump (one loop per socket reading the channel) that writes one text message per frame. Event frames are bounded (a full queue is a slow
 /// consumer: the caller closes with 1013, queued frames are dropped, the close frame goes next and the client
 /// resumes from its last event); control frames (state, errors, pings) always go. Nothing is dropped silently.
-/// The dialects' framing lives in <see cref="V1Sink"/> and <see cref="V0Sink"/>.
+/// Nothing here knows a dialect: the sessions (src/Gateway/Sessions) queue what their codec encoded.
 /// </summary>
 public sealed class WebSocketTransport
 {

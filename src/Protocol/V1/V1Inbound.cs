@@ -1,15 +1,8 @@
 using System.Buffers;
 using System.Text.Json;
+using Akka.Sync.Protocol.Codecs;
 
 namespace Akka.Sync.Protocol.V1;
-
-/// <summary>What a V1 socket client sent, decoded.</summary>
-public abstract record ClientFrame
-{
-    public sealed record Message(UserMessage UserMessage) : ClientFrame;
-    public sealed record Auth(string SessionApiKey) : ClientFrame;
-    public sealed record Bad(string Detail) : ClientFrame;
-}
 
 /// <summary>
 /// Validates what producers send in V1: socket frames, REST message bodies and agent ingest batches.
