@@ -55,6 +55,7 @@ public static partial class GatewayApp
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             app.Services.GetRequiredService<ClusterMetrics>();
+            SyncMetrics.StartAtZero();
             var cluster = Akka.Cluster.Cluster.Get(app.Services.GetRequiredService<ActorSystem>());
             LogNodeStarted(app.Logger, cluster.SelfAddress.ToString(), string.Join(' ', app.Urls));
             cluster.RegisterOnMemberUp(() => LogMemberUp(app.Logger, cluster.SelfAddress.ToString(), cluster.State.Members.Count));
@@ -62,12 +63,13 @@ public static partial class GatewayApp
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Akka.Sync.Gateway");
         if (settings.SessionApiKeys.Length == 0)
             LogOpenServer(log);
+        if (settings.ForwardedHeaders.Enabled) app.UseForwardedHeaders(ForwardedHeaders(settings.ForwardedHeaders));
         app.Use(async (http, next) =>
         {
             // The one request log line: keys in the query are masked (CONTRACT §8).
             ServerInfoEndpoints.Touch();
             await next();
-            LogRequest(log, http.Request.Method, ApiKeys.Mask(http.Request.Path + http.Request.QueryString), http.Response.StatusCode);
+            LogRequest(log, http.Request.Method, ApiKeys.Mask(http.Request.Path, http.Request.QueryString), http.Response.StatusCode);
         });
         // An error status with no body (405, a bare 404 or 401) gets agent-server's {"detail": <reason>}.
         app.UseStatusCodePages(async status =>
@@ -92,6 +94,21 @@ public static partial class GatewayApp
         app.MapClusterApi();
         app.MapWebClients();
         return app;
+    }
+
+    /// <summary>X-Forwarded-For (and -Proto) believed from the configured proxies only (ASP.NET's own defaults cleared).</summary>
+    private static ForwardedHeadersOptions ForwardedHeaders(ForwardedHeadersSettings settings)
+    {
+        var options = new ForwardedHeadersOptions
+        {
+            ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor | Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedProto,
+            ForwardLimit = settings.ForwardLimit,
+        };
+        options.KnownProxies.Clear();
+        options.KnownIPNetworks.Clear();
+        foreach (var proxy in settings.KnownProxies) options.KnownProxies.Add(System.Net.IPAddress.Parse(proxy));
+        foreach (var network in settings.KnownNetworks) options.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(network));
+        return options;
     }
 
     /// <summary>Cluster membership as a gauge, by member status, read when scraped (one meter per server instance).</summary>

@@ -38,6 +38,25 @@ public static class SyncMetrics
     public static readonly Counter<long> AuthFailures =
         Meter.CreateCounter<long>("akka_sync.auth.failures", "{request}", "Requests and sockets refused for a missing or wrong key");
 
+    /// <summary>
+    /// Puts every gauge and counter on the scrape at 0 for each of its label values, so a dashboard sees a series before
+    /// the first socket, event or failure (an instrument is exported only once something was recorded on it).
+    /// </summary>
+    public static void StartAtZero()
+    {
+        foreach (var dialect in new[] { "v1", "v0" })
+        {
+            var tag = new KeyValuePair<string, object?>("dialect", dialect);
+            SocketsOpen.Add(0, tag);
+            EventsAppended.Add(0, tag);
+            FramesSent.Add(0, tag);
+        }
+        ConversationsActive.Add(0);
+        SlowConsumerCloses.Add(0);
+        foreach (var surface in new[] { "rest", "v1_socket", "socketio" })
+            AuthFailures.Add(0, new KeyValuePair<string, object?>("surface", surface));
+    }
+
     public static readonly Histogram<double> JournalWriteLatency =
         Meter.CreateHistogram("akka_sync.journal.write.latency", "s", "From a conversation's persist call to the write being durable", tags: null, advice: Seconds);
 }

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.RegularExpressions;
 using Akka.Actor;
 using Akka.Hosting;
 using Akka.Sync.Actors.Conversations;
@@ -22,7 +21,7 @@ public enum AuthOutcome
 /// Session API keys (CONTRACT §8): server keys open everything; a conversation's own key opens that
 /// conversation only. Keys are only ever held and compared as SHA-256 hashes, in constant time.
 /// </summary>
-public sealed partial class ApiKeys(GatewaySettings settings, IRequiredActor<ConversationRegion> region)
+public sealed class ApiKeys(GatewaySettings settings, IRequiredActor<ConversationRegion> region)
 {
     /// <summary>The header that carries a key on REST calls and socket upgrades.</summary>
     public const string HeaderName = "X-Session-API-Key";
@@ -59,9 +58,40 @@ public sealed partial class ApiKeys(GatewaySettings settings, IRequiredActor<Con
         return result.Allowed ? AuthOutcome.ConversationKey : AuthOutcome.Denied;
     }
 
-    /// <summary>A URL or query fit for a log line: every session_api_key value replaced.</summary>
-    public static string Mask(string text) => KeyInQuery().Replace(text, "$1***");
+    /// <summary>
+    /// A path and query fit for a log line: the value of every parameter whose name decodes to a key parameter
+    /// (<c>session_api_key</c> in any case or percent-encoding, e.g. <c>session%5Fapi%5Fkey</c>, which ASP.NET decodes
+    /// and authenticates) is replaced by <c>***</c>; everything else is kept as it came.
+    /// </summary>
+    public static string Mask(PathString path, QueryString query)
+    {
+        var raw = query.Value;
+        if (string.IsNullOrEmpty(raw)) return path.Value ?? "";
+        var sb = new StringBuilder(path.Value).Append('?');
+        var first = true;
+        foreach (var pair in raw.AsSpan(1).ToString().Split('&'))
+        {
+            if (!first) sb.Append('&');
+            first = false;
+            var eq = pair.IndexOf('=');
+            var name = eq < 0 ? pair : pair[..eq];
+            if (eq >= 0 && IsKeyParameter(name)) sb.Append(name).Append("=***");
+            else sb.Append(pair);
+        }
+        return sb.ToString();
+    }
 
-    [GeneratedRegex("(session_api_key=)[^&]*", RegexOptions.IgnoreCase)]
-    private static partial Regex KeyInQuery();
+    private static bool IsKeyParameter(string rawName)
+    {
+        string decoded;
+        try
+        {
+            decoded = Uri.UnescapeDataString(rawName.Replace('+', ' '));
+        }
+        catch (UriFormatException)
+        {
+            return true; // undecodable: mask rather than risk it
+        }
+        return decoded.Trim().Equals("session_api_key", StringComparison.OrdinalIgnoreCase);
+    }
 }

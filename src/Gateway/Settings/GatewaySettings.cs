@@ -60,6 +60,23 @@ public sealed record CorsSettings
            && uri.Scheme is "http" or "https" && uri.IsLoopback;
 }
 
+/// <summary>
+/// The reverse proxies (ingress, load balancer) in front of this server (<c>ForwardedHeaders:*</c>): only from these is
+/// <c>X-Forwarded-For</c> believed, so the client address that failed-auth limits and logs use is the real client's,
+/// not the proxy's. None by default: the header is ignored.
+/// </summary>
+public sealed record ForwardedHeadersSettings
+{
+    /// <summary>Proxy addresses, e.g. <c>10.0.0.5</c>.</summary>
+    public string[] KnownProxies { get; init; } = [];
+    /// <summary>Proxy networks in CIDR, e.g. <c>10.0.0.0/8</c>.</summary>
+    public string[] KnownNetworks { get; init; } = [];
+    /// <summary>How many proxies deep to look into <c>X-Forwarded-For</c>.</summary>
+    public int ForwardLimit { get; init; } = 1;
+
+    public bool Enabled => KnownProxies.Length > 0 || KnownNetworks.Length > 0;
+}
+
 /// <summary>All settings, bound once from configuration (appsettings, env with __, command line).</summary>
 public sealed record GatewaySettings(
     LimitSettings Limits,
@@ -67,7 +84,8 @@ public sealed record GatewaySettings(
     string[] SessionApiKeys,
     AkkaSyncOptions Akka,
     CorsSettings Cors,
-    Web.WebSettings Web)
+    Web.WebSettings Web,
+    ForwardedHeadersSettings ForwardedHeaders)
 {
     public static GatewaySettings From(IConfiguration config, string contentRoot)
     {
@@ -108,6 +126,13 @@ public sealed record GatewaySettings(
             AllowLoopbackOrigins = config.GetValue("Cors:AllowLoopbackOrigins", false),
         };
         var web = config.GetSection("Web").Get<Web.WebSettings>() ?? new Web.WebSettings();
-        return new GatewaySettings(limits, agent, keys, akka, cors, web);
+        var forwarded = config.GetSection("ForwardedHeaders").Get<ForwardedHeadersSettings>() ?? new ForwardedHeadersSettings();
+        foreach (var proxy in forwarded.KnownProxies)
+            if (!System.Net.IPAddress.TryParse(proxy, out _))
+                throw new InvalidOperationException($"ForwardedHeaders:KnownProxies: '{proxy}' is not an IP address");
+        foreach (var network in forwarded.KnownNetworks)
+            if (!System.Net.IPNetwork.TryParse(network, out _))
+                throw new InvalidOperationException($"ForwardedHeaders:KnownNetworks: '{network}' is not a network in CIDR notation (10.0.0.0/8)");
+        return new GatewaySettings(limits, agent, keys, akka, cors, web, forwarded);
     }
 }
