@@ -175,7 +175,7 @@ public static partial class SocketIoEndpoint
                     Interlocked.Exchange(ref _lastPongTicks, DateTime.UtcNow.Ticks);
                     return true;
                 case EnginePacketType.Ping:
-                    _transport.Enqueue(EngineIo.Pong);
+                    _transport.Enqueue(EngineIo.PongFor(data));
                     return true;
                 case EnginePacketType.Close:
                     _transport.Close(CloseCodes.Normal, "");
