@@ -1,11 +1,16 @@
 using System.Net.WebSockets;
 using System.Text;
 using Akka.Actor;
+using Akka.Hosting;
 using Akka.Streams;
+using Akka.Sync.Actors.Connections;
+using Akka.Sync.Actors.Conversations;
+using Akka.Sync.Gateway.Tests.Support;
 using Akka.Sync.Gateway.Settings;
 using Akka.Sync.Gateway.Transport;
 using Akka.Sync.Protocol;
 using Akka.Sync.Protocol.V0;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 
 namespace Akka.Sync.Gateway.Tests;
@@ -86,14 +91,73 @@ public sealed class V0SinkTests : IAsyncLifetime
         Assert.Equal(WebSocketCloseStatus.NormalClosure, other.CloseStatusSent);
     }
 
+    /// <summary>
+    /// What is shared: an event's frames are built once per envelope instance, and every V0 socket whose connection actor
+    /// is handed that instance sends those very bytes. On the node hosting the conversation all its local subscribers get
+    /// the same instance (see the next test); a socket on another node gets its own deserialised copy, framed once there.
+    /// </summary>
     [Fact]
-    public void Each_event_is_framed_once_and_the_bytes_shared_by_every_socket()
+    public async Task Each_event_is_framed_once_per_envelope_and_every_socket_given_it_sends_the_same_bytes()
     {
         var e = Event(9, V0Json.AgentStateChanged(AgentState.Running));
         var plain = Event(10, V0Json.UserMessage("hi"));
         Assert.Same(V0Sink.FramesOf(e), V0Sink.FramesOf(e));
         Assert.NotSame(V0Sink.FramesOf(e).Replay, V0Sink.FramesOf(e).Live); // relabelled live
         Assert.Same(V0Sink.FramesOf(plain).Replay, V0Sink.FramesOf(plain).Live);
+
+        // Two sockets, one envelope: both send the same byte[] instance, not two copies.
+        var other = new RecordingWebSocket();
+        var otherTransport = new WebSocketTransport(other, new LimitSettings());
+        otherTransport.Start();
+        var otherSink = new V0Sink(otherTransport, "sid2");
+        foreach (var (sink, transport) in new[] { (_sink, _transport), (otherSink, otherTransport) })
+        {
+            sink.ReplayCompleted();
+            Assert.True(sink.TryWriteEvent(e, replay: false));
+            transport.Close(1000, "");
+            await transport.Completion.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+        var sent = _socket.Sent.Single(f => f.Text.StartsWith("42[", StringComparison.Ordinal)).Bytes;
+        Assert.Same(sent, other.Sent.Single(f => f.Text.StartsWith("42[", StringComparison.Ordinal)).Bytes);
+        Assert.Same(V0Sink.FramesOf(e).Live, sent);
+    }
+
+    [Fact]
+    public async Task Two_V0_sockets_on_the_node_hosting_the_conversation_send_the_very_same_bytes_for_one_event()
+    {
+        await using var server = await SyncServer.StartAsync();
+        var id = (await server.CreateConversationAsync(new { protocol = "v0" })).GetProperty("id").GetString()!;
+        var system = server.Services.GetRequiredService<ActorSystem>();
+        var region = server.Services.GetRequiredService<IRequiredActor<ConversationRegion>>().ActorRef;
+        var settings = server.Services.GetRequiredService<GatewaySettings>();
+        // Two sockets as the Socket.IO endpoint wires them: a transport, a V0 sink and a connection actor each.
+        var sockets = new[] { new RecordingWebSocket(), new RecordingWebSocket() };
+        var connections = new List<IActorRef>();
+        var transports = new List<WebSocketTransport>();
+        foreach (var socket in sockets)
+        {
+            var transport = new WebSocketTransport(socket, settings.Limits, "v0");
+            transport.Start();
+            transports.Add(transport);
+            connections.Add(system.ActorOf(ConnectionActor.Props(region, ConversationId.Parse(id), Dialect.V0, ReplayFrom.LiveOnly,
+                new V0Sink(transport, EngineIo.NewSid()), settings.Akka.Connection)));
+        }
+        try
+        {
+            foreach (var socket in sockets) await socket.WaitForAsync(f => f.Text.StartsWith("40{", StringComparison.Ordinal)); // subscribed, live
+
+            await server.IngestAsync(id, [new { action = "message", source = "agent", args = new { content = "once" } }]);
+
+            var frames = new List<byte[]>();
+            foreach (var socket in sockets) frames.Add((await socket.WaitForAsync(f => f.Text.Contains("\"once\""))).Bytes);
+            Assert.Same(frames[0], frames[1]);
+        }
+        finally
+        {
+            foreach (var connection in connections) system.Stop(connection);
+            foreach (var transport in transports) transport.Shutdown();
+            await Task.WhenAll(transports.Select(t => t.Completion));
+        }
     }
 
     [Fact]
@@ -106,13 +170,30 @@ public sealed class V0SinkTests : IAsyncLifetime
     private static V0Incoming Parse(string json) =>
         V0Json.TryParse(System.Text.Json.JsonDocument.Parse(json).RootElement, null, out var e, out var error) ? e : throw new InvalidOperationException(error);
 
-    /// <summary>A WebSocket that records the text messages and the close it is given.</summary>
+    /// <summary>A WebSocket that records the text messages (and the very arrays they were sent from) and the close it is given.</summary>
     private sealed class RecordingWebSocket : WebSocket
     {
-        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _frames = new();
+        public sealed record SentFrame(string Text, byte[] Bytes);
+
+        private readonly object _gate = new();
+        private readonly List<SentFrame> _sent = [];
+        private readonly List<(Func<SentFrame, bool> Match, TaskCompletionSource<SentFrame> Found)> _waiters = [];
         private WebSocketState _state = WebSocketState.Open;
 
-        public IReadOnlyCollection<string> Frames => _frames;
+        public IReadOnlyCollection<string> Frames { get { lock (_gate) return _sent.Select(f => f.Text).ToList(); } }
+        public IReadOnlyList<SentFrame> Sent { get { lock (_gate) return [.. _sent]; } }
+
+        /// <summary>The first frame sent (already, or still to come) that matches.</summary>
+        public Task<SentFrame> WaitForAsync(Func<SentFrame, bool> match)
+        {
+            var found = new TaskCompletionSource<SentFrame>(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (_gate)
+            {
+                if (_sent.FirstOrDefault(match) is { } frame) return Task.FromResult(frame);
+                _waiters.Add((match, found));
+            }
+            return found.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        }
         public WebSocketCloseStatus? CloseStatusSent { get; private set; }
         public override WebSocketCloseStatus? CloseStatus => CloseStatusSent;
         public override string? CloseStatusDescription => null;
@@ -138,7 +219,17 @@ public sealed class V0SinkTests : IAsyncLifetime
 
         public override Task SendAsync(ArraySegment<byte> buffer, WebSocketMessageType messageType, bool endOfMessage, CancellationToken cancellationToken)
         {
-            _frames.Enqueue(Encoding.UTF8.GetString(buffer));
+            var frame = new SentFrame(Encoding.UTF8.GetString(buffer), buffer.Array!);
+            lock (_gate)
+            {
+                _sent.Add(frame);
+                for (var i = _waiters.Count - 1; i >= 0; i--)
+                {
+                    if (!_waiters[i].Match(frame)) continue;
+                    _waiters[i].Found.TrySetResult(frame);
+                    _waiters.RemoveAt(i);
+                }
+            }
             return Task.CompletedTask;
         }
     }
