@@ -23,6 +23,9 @@ public sealed class ConversationHandOffTests(ITestOutputHelper output) : SqliteA
     akka.actor.provider = cluster
     akka.remote.dot-netty.tcp { hostname = "127.0.0.1", port = 0 }
     akka.cluster.sharding.rebalance-interval = 100ms
+    # As the product runs its region (ConversationHosting): coordinator state in distributed data, no remembered entities.
+    akka.cluster.sharding.state-store-mode = ddata
+    akka.cluster.sharding.remember-entities = off
     """)
 {
     private const string TypeName = "conversation";
@@ -82,6 +85,7 @@ public sealed class ConversationHandOffTests(ITestOutputHelper output) : SqliteA
         var shard = ConversationHosting.ShardOf(id);
         var shardPath = $"/system/sharding/{TypeName}/{shard}";
         var entity = Resolve($"{shardPath}/{id.Hex}") ?? throw new InvalidOperationException("no entity");
+        var shardActor = Resolve(shardPath) ?? throw new InvalidOperationException("no shard");
         var watcher = CreateTestProbe();
         watcher.Watch(entity);
         var allocated = strategy.Allocations(shard);
@@ -115,6 +119,19 @@ public sealed class ConversationHandOffTests(ITestOutputHelper output) : SqliteA
         Assert.Equal(ResultCode.Ok, result.Code);
         Assert.Equal(200, result.Items.Length);
         watcher.ExpectTerminated(entity, Wait);
+        // The hand-off ends with the shard stopping and the region telling the coordinator so. With one region the shard
+        // comes back to that same region, and that report must reach the coordinator before the region asks where the
+        // shard lives now: arriving after the new allocation it would make the coordinator drop it again. So wait until
+        // the region no longer lists the shard (it reports when it drops it), and only then send the next message.
+        watcher.Watch(shardActor);
+        watcher.ExpectTerminated(shardActor, Wait);
+        AwaitAssert(() =>
+        {
+            var probe = CreateTestProbe();
+            region.Tell(GetShardRegionState.Instance, probe.Ref);
+            var state = probe.ExpectMsg<CurrentShardRegionState>(Wait);
+            Assert.DoesNotContain(shard, state.Shards.Select(s => s.ShardId).Concat(state.Failed));
+        }, Wait);
         Assert.Equal(200, Count(region, id)); // the next incarnation has every acknowledged event
         // …and it is a new incarnation, in the shard allocated anew after the hand-off.
         Assert.NotEqual(entity, Resolve($"{shardPath}/{id.Hex}"));
