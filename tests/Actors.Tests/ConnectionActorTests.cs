@@ -136,25 +136,46 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : SqliteActor
     {
         var region = Region(Settings(tail: 4, chunk: 7));
         var id = CreateConversation(region);
-        AppendOk(region, id, 10);
+        var acknowledged = new List<AppendedItem>(AppendOk(region, id, 10));
         var sink = new RecordingSink();
         Connect(region, id, ReplayFrom.All, sink);
         var writer = CreateTestProbe();
+        var answers = new List<AppendResult>();
 
         // Stops land among appends, while the connection may be replaying, live, or resubscribing. Appends still in
-        // a stopped incarnation's mailbox are lost, as on a crash; the entity's count says what exists.
+        // a stopped incarnation's mailbox are lost, as on a crash, and never answered; the entity's count says what exists.
         for (var round = 0; round < 4; round++)
         {
-            for (var i = 0; i < 10; i++) region.Tell(new AppendEvents(id, Events(2)), writer.Ref);
+            for (var i = 0; i < 5; i++) region.Tell(new AppendEvents(id, Events(2)), writer.Ref);
+            // Once the first is answered, the stop lands among the rest: answered, being written, or still in the mailbox.
+            answers.Add(writer.ExpectMsg<AppendResult>(Wait));
+            for (var i = 0; i < 5; i++) region.Tell(new AppendEvents(id, Events(2)), writer.Ref);
             region.Tell(new EntityParent.StopEntity(id));
-            AppendOk(region, id, 1); // answered by the next incarnation
+            acknowledged.AddRange(AppendOk(region, id, 1)); // answered by the next incarnation
+            // The stopped incarnation answered only before it stopped, and the next one started after that: every
+            // answer it gave is already in the writer's queue (a probe's test actor runs on the sender's thread).
+            while (writer.HasMessages) answers.Add(writer.ExpectMsg<AppendResult>(Wait));
         }
         var total = Count(region, id);
+        Assert.All(answers, a => Assert.Equal(ResultCode.Ok, a.Code));
+        acknowledged.AddRange(answers.SelectMany(a => a.Items));
 
         Assert.True(total >= 14, $"only {total} events stored");
         AwaitAssert(() => Assert.Equal(Seqs(1, total), sink.Seqs), Wait);
         AssertWellFormed(sink.Frames);
         Assert.Null(sink.Closed);
+        // Every acknowledged event was delivered, once (each seq once), at the seq it was acknowledged with: an
+        // acknowledged write the log lost would leave its id undelivered, or its seq holding another event.
+        var reused = acknowledged.GroupBy(a => a.Seq).Where(g => g.Count() > 1)
+            .Select(g => $"seq {g.Key}: {string.Join(", ", g.Select(a => a.Id))}").ToArray();
+        Assert.True(reused.Length == 0, $"one seq acknowledged for several events: {string.Join("; ", reused)}");
+        var delivered = sink.Events;
+        Assert.All(acknowledged, a =>
+        {
+            Assert.InRange(a.Seq, 1, total);
+            Assert.True(delivered[a.Seq - 1].Id == a.Id,
+                $"acknowledged {a.Id} at seq {a.Seq}, but seq {a.Seq} delivered {delivered[a.Seq - 1].Id}");
+        });
     }
 
     [Fact]

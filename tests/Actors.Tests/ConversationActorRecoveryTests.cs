@@ -27,8 +27,12 @@ public sealed class ConversationActorRecoveryTests(ITestOutputHelper output) : S
         return result.Info!;
     }
 
+    /// <summary>
+    /// The stop message itself, sent straight to the entity (as passivation and a shard's hand-off send it). A real
+    /// hand-off through a shard region: <see cref="ConversationHandOffTests"/>.
+    /// </summary>
     [Fact]
-    public void The_hand_off_stop_answers_the_writes_in_flight_before_the_entity_stops()
+    public void The_graceful_stop_message_answers_the_writes_in_flight_before_the_entity_stops()
     {
         var region = Region(Settings());
         var id = CreateConversation(region);

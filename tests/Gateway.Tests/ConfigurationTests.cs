@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Akka.Configuration;
 using Akka.Sync.Gateway.Settings;
 using Akka.Sync.Gateway.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,9 +13,20 @@ public sealed class ConfigurationTests
     [Fact]
     public async Task Akka_hocon_is_layered_under_the_settings_made_in_code()
     {
-        await using var server = await SyncServer.StartAsync(new Dictionary<string, string?> { ["Cluster:Host"] = "127.0.0.1" });
+        // One key set on both layers: the shipped akka.hocon (the file the server reads, beside the binary) says 7 s,
+        // and Cluster:StableAfter makes the code set the same key to 4 s.
+        var hocon = ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "akka.hocon")));
+        Assert.Equal(TimeSpan.FromSeconds(7), hocon.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
+        await using var server = await SyncServer.StartAsync(new Dictionary<string, string?>
+        {
+            ["Cluster:Host"] = "127.0.0.1",
+            ["Cluster:StableAfter"] = "00:00:04",
+        });
         var config = server.Services.GetRequiredService<ActorSystem>().Settings.Config;
 
+        Assert.Equal(TimeSpan.FromSeconds(4), config.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after")); // code wins
+        // Keys only akka.hocon sets are still there underneath.
+        Assert.Equal(TimeSpan.FromSeconds(3), config.GetTimeSpan("akka.cluster.down-removal-margin"));
         Assert.Equal(32L * 1024 * 1024, config.GetByteSize("akka.remote.dot-netty.tcp.maximum-frame-size"));
         Assert.Equal("off", config.GetString("akka.cluster.sharding.passivate-idle-entity-after"));
         Assert.Equal("akka.persistence.journal.sql", config.GetString("akka.persistence.journal.plugin"));

@@ -10,14 +10,19 @@ namespace Akka.Sync.Gateway.Tests;
 /// </summary>
 public sealed class EngineIoTransportTests : IAsyncLifetime
 {
+    private static readonly TimeSpan PingInterval = TimeSpan.FromMilliseconds(300);
+    // Not a multiple of the interval: the server checks on each ping tick, so a close at interval + timeout comes on a
+    // tick well clear of it (at 900 ms), and one at any earlier deadline on an earlier tick (600 ms).
+    private static readonly TimeSpan PingTimeout = TimeSpan.FromMilliseconds(500);
     private SyncServer _server = null!;
+    private readonly LogCapture _logs = new();
 
     public async Task InitializeAsync() => _server = await SyncServer.StartAsync(new Dictionary<string, string?>
     {
         ["Limits:EngineIoPingInterval"] = "00:00:00.300",
-        ["Limits:EngineIoPingTimeout"] = "00:00:00.600",
+        ["Limits:EngineIoPingTimeout"] = "00:00:00.500",
         ["Limits:MaxFrameBytes"] = "8192",
-    });
+    }, logs: _logs);
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 
@@ -36,7 +41,7 @@ public sealed class EngineIoTransportTests : IAsyncLifetime
         Assert.False(string.IsNullOrEmpty(json.GetProperty("sid").GetString()));
         Assert.Equal(0, json.GetProperty("upgrades").GetArrayLength());
         Assert.Equal(300, json.GetProperty("pingInterval").GetInt32());
-        Assert.Equal(600, json.GetProperty("pingTimeout").GetInt32());
+        Assert.Equal(500, json.GetProperty("pingTimeout").GetInt32());
         Assert.Equal(8192, json.GetProperty("maxPayload").GetInt32());
     }
 
@@ -44,14 +49,23 @@ public sealed class EngineIoTransportTests : IAsyncLifetime
     public async Task A_client_that_answers_pings_stays_and_one_that_does_not_is_closed()
     {
         var id = await NewV0();
-        await using var silent = await TestSocket.ConnectAsync(EngineUri(id));
         await using var polite = await TestSocket.ConnectAsync(EngineUri(id));
-        Assert.StartsWith("0", await silent.ReceiveTextAsync());
+        // Started before the silent socket exists, so it measures at least as long as the server's session has lived.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        await using var silent = await TestSocket.ConnectAsync(EngineUri(id));
+        var open = await silent.ReceiveTextAsync();
+        var opened = clock.Elapsed;
+        Assert.StartsWith("0", open);
+        var sid = JsonDocument.Parse(open![1..]).RootElement.GetProperty("sid").GetString();
         Assert.StartsWith("0", await polite.ReceiveTextAsync());
 
         // The polite client answers every ping; meanwhile the silent one must be dropped.
         var pongs = 0;
-        var silentFrames = silent.ReadUntilClosedRawAsync(TimeSpan.FromSeconds(15));
+        var silentFrames = Task.Run(async () =>
+        {
+            var frames = await silent.ReadUntilClosedRawAsync(TimeSpan.FromSeconds(15));
+            return (Frames: frames, ClosedAt: clock.Elapsed);
+        });
         while (!silentFrames.IsCompleted)
         {
             var frame = await polite.ReceiveTextAsync(TimeSpan.FromSeconds(5));
@@ -59,10 +73,38 @@ public sealed class EngineIoTransportTests : IAsyncLifetime
             await polite.SendTextAsync("3");
             pongs++;
         }
-        Assert.Contains("2", await silentFrames);
+        var (frames, closedAt) = await silentFrames;
+        Assert.Contains("2", frames);
         Assert.True(pongs >= 2, $"only {pongs} pings before the silent client was closed");
         await polite.SendTextAsync("40");
         Assert.StartsWith("42[\"oh_event\"", await ReceiveNonPing(polite));
+
+        // Engine.IO: the first ping goes out one interval after the open and a client gets the timeout to answer it, so
+        // the silent client is closed no sooner than interval + timeout after its session began (the clock started
+        // earlier), and within a ping interval (the server's tick) and some slack of it.
+        Assert.True(closedAt >= PingInterval + PingTimeout, $"closed {closedAt.TotalMilliseconds:F0} ms after connecting");
+        Assert.True(closedAt - opened <= PingInterval + PingTimeout + PingInterval + TimeSpan.FromSeconds(1),
+            $"closed {(closedAt - opened).TotalMilliseconds:F0} ms after the open packet");
+        Assert.Equal(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, silent.CloseStatus);
+        Assert.Equal("ping timeout", silent.CloseDescription);
+        await silent.AnswerCloseAsync(); // the session ends, and logs how it was closed
+        var closed = await _logs.WaitForAsync(l => l.Contains($"Socket.IO {sid} closed"), TimeSpan.FromSeconds(15));
+        Assert.Contains(": 1000 ping timeout;", closed);
+    }
+
+    [Fact]
+    public async Task A_ping_from_the_client_is_answered_with_its_data_so_the_upgrade_probe_gets_3probe()
+    {
+        await using var socket = await TestSocket.ConnectAsync(EngineUri(await NewV0()));
+        Assert.StartsWith("0", await socket.ReceiveTextAsync());
+
+        await socket.SendTextAsync("2probe");
+        Assert.Equal("3probe", await ReceiveNonPing(socket));
+        await socket.SendTextAsync("2");
+        Assert.Equal("3", await ReceiveNonPing(socket));
+        // The session carries on: connect, replay, ack.
+        await socket.SendTextAsync("40");
+        Assert.StartsWith("42[\"oh_event\"", await ReceiveNonPing(socket));
     }
 
     private static async Task<string> ReceiveNonPing(TestSocket socket)

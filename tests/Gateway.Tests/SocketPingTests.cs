@@ -1,69 +1,85 @@
-using System.Net.Sockets;
-using System.Text;
+using System.Diagnostics;
 using Akka.Sync.Gateway.Tests.Support;
 using Xunit;
 
 namespace Akka.Sync.Gateway.Tests;
 
-/// <summary>CONTRACT §3: protocol pings. ClientWebSocket answers pings invisibly, so this reads raw frames.</summary>
+/// <summary>
+/// CONTRACT §3: protocol pings, and README's <c>Limits:PingTimeout</c>: a socket that leaves a ping unanswered that
+/// long is dropped. ClientWebSocket answers pings invisibly, so these read raw frames off the TCP connection.
+/// </summary>
+/// <remarks>
+/// The pings are .NET's WebSocket keep-alive (<c>KeepAliveInterval</c>, <c>KeepAliveTimeout</c>). It looks at the clock on
+/// a heartbeat, a quarter of the shorter of the two (as measured on .NET 10): a ping goes out on the first beat after
+/// the peer has been silent for the interval, and a peer is dropped on the first beat after the timeout has passed since
+/// the ping. Either may be up to a beat late, never early.
+/// </remarks>
 public sealed class SocketPingTests
 {
+    private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(500);
+
     [Fact]
     public async Task The_server_sends_protocol_pings_at_the_configured_interval()
     {
-        await using var server = await SyncServer.StartAsync(new Dictionary<string, string?> { ["Limits:PingInterval"] = "00:00:00.300" });
+        await using var server = await SyncServer.StartAsync(new Dictionary<string, string?> { ["Limits:PingInterval"] = "00:00:00.500" });
         var id = await server.NewConversationAsync();
-        using var tcp = new TcpClient();
-        await tcp.ConnectAsync("127.0.0.1", server.BaseUri.Port);
-        var stream = tcp.GetStream();
-        stream.ReadTimeout = 15_000;
-        var key = Convert.ToBase64String(Guid.NewGuid().ToByteArray());
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(
-            $"GET /sockets/events/{id} HTTP/1.1\r\nHost: {server.BaseUri.Authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-            $"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"));
-        var headers = await ReadHeaders(stream);
-        Assert.StartsWith("HTTP/1.1 101", headers);
+        using var socket = await RawWebSocket.ConnectAsync(server.BaseUri, $"/sockets/events/{id}");
+        var clock = Stopwatch.StartNew();
 
-        var opcodes = new List<int>();
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-        while (!opcodes.Contains(0x9))
-            opcodes.Add(await ReadFrameOpcode(stream, deadline.Token));
+        // A peer that answers every ping with its pong: the next ping comes once it has been silent for the interval.
+        var frames = new List<RawWebSocket.Frame>();
+        var pongs = new List<TimeSpan>();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (pongs.Count < 4)
+        {
+            var frame = await socket.ReadFrameAsync(clock, deadline.Token) ?? throw new InvalidOperationException("the server ended the connection");
+            frames.Add(frame);
+            if (frame.Opcode != RawWebSocket.Ping) continue;
+            pongs.Add(clock.Elapsed);
+            await socket.SendAsync(RawWebSocket.Pong, frame.Payload);
+        }
+        var opcodes = frames.Select(f => f.Opcode).ToList();
 
-        Assert.Equal(0x1, opcodes[0]); // full_state, a text frame
-        Assert.Contains(0x9, opcodes);  // then a ping while nothing else happens
+        Assert.Equal(RawWebSocket.Text, opcodes[0]); // full_state, a text frame
+        Assert.Contains(RawWebSocket.Ping, opcodes);  // then a ping while nothing else happens
+        Assert.Equal([RawWebSocket.Text, RawWebSocket.Ping, RawWebSocket.Ping, RawWebSocket.Ping, RawWebSocket.Ping], opcodes);
+        // From each pong sent to the next ping read: never under the interval (the server saw the pong no earlier than
+        // it was sent), on average within a beat and some scheduling slack of it, and never absurdly later.
+        var pings = frames.Where(f => f.Opcode == RawWebSocket.Ping).Select(f => f.At).ToList();
+        var waits = Enumerable.Range(1, pings.Count - 1).Select(i => pings[i] - pongs[i - 1]).ToList();
+        var shown = string.Join(", ", waits.Select(w => $"{w.TotalMilliseconds:F0} ms"));
+        Assert.True(waits.All(w => w >= Interval && w < TimeSpan.FromSeconds(3)), $"pong-to-ping waits {shown} for a {Interval.TotalMilliseconds} ms interval");
+        var mean = TimeSpan.FromTicks((long)waits.Average(w => w.Ticks));
+        Assert.True(mean <= Interval + Interval / 4 + TimeSpan.FromMilliseconds(500), $"pong-to-ping waits {shown} for a {Interval.TotalMilliseconds} ms interval");
     }
 
-    private static async Task<string> ReadHeaders(NetworkStream stream)
+    [Fact]
+    public async Task A_peer_that_never_answers_a_ping_is_dropped_after_the_ping_timeout()
     {
-        var bytes = new List<byte>();
-        var one = new byte[1];
-        while (bytes.Count < 4 || !(bytes[^4] == '\r' && bytes[^3] == '\n' && bytes[^2] == '\r' && bytes[^1] == '\n'))
+        var timeout = TimeSpan.FromMilliseconds(1500);
+        var logs = new LogCapture();
+        await using var server = await SyncServer.StartAsync(new Dictionary<string, string?>
         {
-            if (await stream.ReadAsync(one) == 0) throw new IOException("connection closed during handshake");
-            bytes.Add(one[0]);
-        }
-        return Encoding.ASCII.GetString(bytes.ToArray());
-    }
+            ["Limits:PingInterval"] = "00:00:00.500",
+            ["Limits:PingTimeout"] = "00:00:01.500",
+        }, logs: logs);
+        var id = await server.NewConversationAsync();
+        using var socket = await RawWebSocket.ConnectAsync(server.BaseUri, $"/sockets/events/{id}");
+        var clock = Stopwatch.StartNew();
 
-    /// <summary>Reads one unmasked server frame and returns its opcode.</summary>
-    private static async Task<int> ReadFrameOpcode(NetworkStream stream, CancellationToken ct)
-    {
-        var head = new byte[2];
-        await stream.ReadExactlyAsync(head, ct);
-        long length = head[1] & 0x7F;
-        if (length == 126)
-        {
-            var ext = new byte[2];
-            await stream.ReadExactlyAsync(ext, ct);
-            length = (ext[0] << 8) | ext[1];
-        }
-        else if (length == 127)
-        {
-            var ext = new byte[8];
-            await stream.ReadExactlyAsync(ext, ct);
-            length = BitConverter.ToInt64(ext.Reverse().ToArray());
-        }
-        await stream.ReadExactlyAsync(new byte[length], ct);
-        return head[0] & 0x0F;
+        var frames = new List<RawWebSocket.Frame>();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (await socket.ReadFrameAsync(clock, deadline.Token) is { } frame) frames.Add(frame);
+        var ended = clock.Elapsed;
+
+        // On the wire: full_state, one ping, then the TCP connection ends with no close frame (.NET aborts the socket).
+        Assert.Equal([RawWebSocket.Text, RawWebSocket.Ping], frames.Select(f => f.Opcode));
+        // Not before the timeout has run from the ping (less the ping's own trip), and within a beat and some slack of it.
+        var waited = ended - frames[1].At;
+        Assert.True(waited >= timeout - TimeSpan.FromMilliseconds(250) && waited <= timeout + Interval / 4 + TimeSpan.FromMilliseconds(750),
+            $"dropped {waited.TotalMilliseconds:F0} ms after the ping, for a {timeout.TotalMilliseconds} ms timeout");
+        // The server's close line says how: 1006, aborted (no close handshake).
+        var closed = await logs.WaitForAsync(l => l.Contains($"closed on conversation {id}"), TimeSpan.FromSeconds(15));
+        Assert.Contains(": 1006 aborted;", closed);
     }
 }

@@ -23,6 +23,12 @@ public static class ConversationHosting
     /// <summary>Shards conversations are spread over (ten per node for a ten-node cluster).</summary>
     public const int MaxShards = 100;
 
+    /// <summary>
+    /// What a shard sends its entities when it hands them off (rebalance, a node leaving): the entity stops only after
+    /// every write in flight has been answered.
+    /// </summary>
+    internal static readonly object HandOffStopMessage = ConversationActor.StopGracefully.Instance;
+
     private static readonly ConversationMessageExtractor Extractor = new(MaxShards);
 
     /// <summary>The shard a conversation lives in.</summary>
@@ -41,6 +47,6 @@ public static class ConversationHosting
                 StateStoreMode = StateStoreMode.DData,
                 // Entities passivate themselves when they have no subscribers (ConversationActor.OnIdle).
                 PassivateIdleEntityAfter = TimeSpan.Zero,
-                HandOffStopMessage = ConversationActor.StopGracefully.Instance,
+                HandOffStopMessage = HandOffStopMessage,
             });
 }

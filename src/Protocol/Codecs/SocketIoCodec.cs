@@ -61,7 +61,7 @@ public sealed class SocketIoCodec : IFrameCodec
     public static byte[] Pong => EngineIo.Pong;
 
     /// <summary>The answer to the upgrade probe <c>2probe</c>: <c>3probe</c>.</summary>
-    public static readonly byte[] ProbePong = "3probe"u8.ToArray();
+    public static readonly byte[] ProbePong = EngineIo.PongFor("probe"u8);
 
     /// <summary>The answer to a namespace CONNECT once the replay is out: <c>40{"sid":…}</c>.</summary>
     public static byte[] ConnectAck(string sid) => SocketIo.ConnectFrame(sid);

@@ -61,6 +61,19 @@ public static class EngineIo
     public static readonly byte[] Close = "1"u8.ToArray();
     public static readonly byte[] Noop = "6"u8.ToArray();
 
+    /// <summary>
+    /// The answer to a ping: a pong carrying the ping's data, as Engine.IO asks. The upgrade probe <c>2probe</c> is
+    /// answered <c>3probe</c>; a bare <c>2</c>, <c>3</c>.
+    /// </summary>
+    public static byte[] PongFor(ReadOnlySpan<byte> pingData)
+    {
+        if (pingData.IsEmpty) return Pong;
+        var frame = new byte[pingData.Length + 1];
+        frame[0] = (byte)'3';
+        pingData.CopyTo(frame.AsSpan(1));
+        return frame;
+    }
+
     /// <summary>A message packet carrying a Socket.IO packet: <c>4</c> + payload.</summary>
     public static byte[] Message(ReadOnlySpan<byte> payload)
     {

@@ -24,9 +24,13 @@ public abstract class SqliteActorTest : Akka.TestKit.Xunit2.TestKit
     protected string DataDirectory { get; }
     protected string DatabaseFile => Path.Combine(DataDirectory, "test.db");
 
-    protected SqliteActorTest(ITestOutputHelper output) : this(NewDirectory(), output) { }
+    protected SqliteActorTest(ITestOutputHelper output) : this(NewDirectory(), output, "") { }
 
-    private SqliteActorTest(string dir, ITestOutputHelper output) : base(Config(dir), "actors", output)
+    /// <summary>With more HOCON on top of the SQLite setup (e.g. a cluster provider for a real shard region).</summary>
+    protected SqliteActorTest(ITestOutputHelper output, string hocon) : this(NewDirectory(), output, hocon) { }
+
+    private SqliteActorTest(string dir, ITestOutputHelper output, string hocon)
+        : base(ConfigurationFactory.ParseString(hocon).WithFallback(Config(dir)), "actors", output)
     {
         DataDirectory = dir;
     }

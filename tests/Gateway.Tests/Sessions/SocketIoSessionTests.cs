@@ -12,6 +12,7 @@ using Akka.Sync.Protocol;
 using Akka.Sync.Protocol.V0;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Xunit;
 
@@ -40,12 +41,14 @@ public sealed class SocketIoSessionTests : IAsyncLifetime
         public readonly SocketIoSession Session;
         public readonly Task<(int Code, string Reason, long FramesSent, long MessagesRead)> Run;
 
-        public Harness(ActorSystem system)
+        public Harness(ActorSystem system, SessionServices? services = null, string? query = null)
         {
             var settings = GatewaySettings.From(new ConfigurationBuilder().Build(), AppContext.BaseDirectory);
-            var services = new SessionServices(settings, new ApiKeys(settings, new NoRegion()), new FailedAuthLimiter(settings), system,
+            services ??= new SessionServices(settings, new ApiKeys(settings, new NoRegion()), new FailedAuthLimiter(settings), system,
                 ActorRefs.Nobody, new SocketBudget(settings), NullLogger.Instance);
-            Session = new SocketIoSession(Socket, services, new DefaultHttpContext());
+            var http = new DefaultHttpContext();
+            if (query is not null) http.Request.QueryString = new QueryString(query);
+            Session = new SocketIoSession(Socket, services, http);
             Run = Session.RunAsync();
         }
 
@@ -108,6 +111,57 @@ public sealed class SocketIoSessionTests : IAsyncLifetime
         Assert.Equal(WebSocketCloseStatus.NormalClosure, after.Socket.CloseStatusSent);
     }
 
+    /// <summary>
+    /// What is shared: an event's frames are built once per envelope instance (SocketIoCodec), and every V0 socket whose
+    /// connection actor is handed that instance sends those very bytes. On the node hosting the conversation all its
+    /// local subscribers get the same instance (next test); a socket on another node gets its own deserialised copy,
+    /// framed once there.
+    /// </summary>
+    [Fact]
+    public async Task Each_event_is_framed_once_per_envelope_and_every_socket_given_it_sends_the_same_bytes()
+    {
+        var e = Event(9, V0Json.AgentStateChanged(AgentState.Running));
+        var sockets = new[] { new Harness(_system), new Harness(_system) };
+        foreach (var h in sockets)
+        {
+            h.Session.ReplayCompleted();
+            Assert.True(h.Session.TryWriteEvent(e, replay: false));
+            await h.Sent(2);
+        }
+        var sent = sockets.Select(h => h.Socket.Sent.Single(f => f.Text.StartsWith("42[", StringComparison.Ordinal)).Bytes).ToArray();
+        Assert.Same(sent[0], sent[1]);
+        Assert.Same(Akka.Sync.Protocol.Codecs.SocketIoCodec.Instance.EncodeEvent(e, replay: false), sent[0]);
+    }
+
+    [Fact]
+    public async Task Two_V0_sockets_on_the_node_hosting_the_conversation_send_the_very_same_bytes_for_one_event()
+    {
+        await using var server = await Support.SyncServer.StartAsync();
+        var id = (await server.CreateConversationAsync(new { protocol = "v0" })).GetProperty("id").GetString()!;
+        var services = new SessionServices(server.Services.GetRequiredService<GatewaySettings>(), server.Services.GetRequiredService<ApiKeys>(),
+            server.Services.GetRequiredService<FailedAuthLimiter>(), server.Services.GetRequiredService<ActorSystem>(),
+            server.Services.GetRequiredService<IRequiredActor<ConversationRegion>>().ActorRef, server.Services.GetRequiredService<SocketBudget>(),
+            NullLogger.Instance);
+        // Two sockets as the Socket.IO endpoint wires them: a session each, connected to the conversation over Socket.IO.
+        var sockets = new[] { new Harness(_system, services, $"?conversation_id={id}"), new Harness(_system, services, $"?conversation_id={id}") };
+        foreach (var h in sockets)
+        {
+            h.Socket.ClientSends("40");
+            await h.Socket.WaitForAsync(f => f.Text.StartsWith("40{", StringComparison.Ordinal)); // subscribed, live
+        }
+
+        await server.IngestAsync(id, [new { action = "message", source = "agent", args = new { content = "once" } }]);
+
+        var frames = new List<byte[]>();
+        foreach (var h in sockets) frames.Add((await h.Socket.WaitForAsync(f => f.Text.Contains("\"once\""))).Bytes);
+        Assert.Same(frames[0], frames[1]);
+        foreach (var h in sockets)
+        {
+            h.Socket.ClientCloses();
+            await h.Run.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+    }
+
     [Fact]
     public async Task Error_frames_are_oh_events_with_error_true()
     {
@@ -148,6 +202,11 @@ public sealed class SocketIoSessionTests : IAsyncLifetime
     /// <summary>A WebSocket that records the text messages and the close it is given, and plays what a client sends.</summary>
     public sealed class ScriptedWebSocket : WebSocket
     {
+        public sealed record SentFrame(string Text, byte[] Bytes);
+
+        private readonly object _gate = new();
+        private readonly List<SentFrame> _sent = [];
+        private readonly List<(Func<SentFrame, bool> Match, TaskCompletionSource<SentFrame> Found)> _waiters = [];
         private readonly System.Collections.Concurrent.ConcurrentQueue<string> _frames = new();
         private readonly Channel<string?> _inbound = Channel.CreateUnbounded<string?>();
         private WebSocketState _state = WebSocketState.Open;
@@ -159,6 +218,20 @@ public sealed class SocketIoSessionTests : IAsyncLifetime
         public override WebSocketState State => _state;
         public override string? SubProtocol => null;
 
+        public IReadOnlyList<SentFrame> Sent { get { lock (_gate) return [.. _sent]; } }
+
+        /// <summary>The first message sent (already, or still to come) that matches.</summary>
+        public Task<SentFrame> WaitForAsync(Func<SentFrame, bool> match)
+        {
+            var found = new TaskCompletionSource<SentFrame>(TaskCreationOptions.RunContinuationsAsynchronously);
+            lock (_gate)
+            {
+                if (_sent.FirstOrDefault(match) is { } frame) return Task.FromResult(frame);
+                _waiters.Add((match, found));
+            }
+            return found.Task.WaitAsync(TimeSpan.FromSeconds(15));
+        }
+
         public void ClientSends(string text) => _inbound.Writer.TryWrite(text);
 
         public void ClientCloses() => _inbound.Writer.TryWrite(null);
@@ -168,12 +241,12 @@ public sealed class SocketIoSessionTests : IAsyncLifetime
         {
             while (_awaited < count)
             {
-                Assert.True(await _sent.WaitAsync(TimeSpan.FromSeconds(10)), $"{_frames.Count} frames sent, {count} expected");
+                Assert.True(await _signal.WaitAsync(TimeSpan.FromSeconds(10)), $"{_frames.Count} frames sent, {count} expected");
                 _awaited++;
             }
         }
 
-        private readonly SemaphoreSlim _sent = new(0);
+        private readonly SemaphoreSlim _signal = new(0);
         private int _awaited;
 
         public override void Abort() => _state = WebSocketState.Aborted;
@@ -200,8 +273,17 @@ public sealed class SocketIoSessionTests : IAsyncLifetime
 
         public override Task SendAsync(ArraySegment<byte> buffer, WebSocketMessageType messageType, bool endOfMessage, CancellationToken cancellationToken)
         {
-            _frames.Enqueue(Encoding.UTF8.GetString(buffer));
-            _sent.Release();
+            var frame = new SentFrame(Encoding.UTF8.GetString(buffer), buffer.Array!);
+            _frames.Enqueue(frame.Text);
+            List<TaskCompletionSource<SentFrame>> found;
+            lock (_gate)
+            {
+                _sent.Add(frame);
+                found = _waiters.Where(w => w.Match(frame)).Select(w => w.Found).ToList();
+                _waiters.RemoveAll(w => found.Contains(w.Found));
+            }
+            foreach (var f in found) f.TrySetResult(frame);
+            _signal.Release();
             return Task.CompletedTask;
         }
     }

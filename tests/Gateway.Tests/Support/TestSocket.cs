@@ -122,6 +122,14 @@ public sealed class TestSocket : IAsyncDisposable
         }
     }
 
+    /// <summary>After the server's close frame: sends the client's, completing the close handshake.</summary>
+    public async Task AnswerCloseAsync()
+    {
+        if (_ws.State != WebSocketState.CloseReceived) throw new InvalidOperationException($"no close to answer: {_ws.State}");
+        using var cts = new CancellationTokenSource(DefaultTimeout);
+        await _ws.CloseOutputAsync(_ws.CloseStatus ?? WebSocketCloseStatus.NormalClosure, "", cts.Token);
+    }
+
     public async Task CloseAsync()
     {
         if (_ws.State == WebSocketState.Open)

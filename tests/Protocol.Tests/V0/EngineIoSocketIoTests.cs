@@ -24,6 +24,16 @@ public sealed class EngineIoTests
     }
 
     [Theory]
+    [InlineData("2", "3")]
+    [InlineData("2probe", "3probe")] // the upgrade probe
+    public void A_ping_is_answered_with_a_pong_carrying_its_data(string ping, string pong)
+    {
+        Assert.True(EngineIo.TryDecode(Encoding.UTF8.GetBytes(ping), out var type, out var data, out _));
+        Assert.Equal(EnginePacketType.Ping, type);
+        Assert.Equal(pong, Encoding.UTF8.GetString(EngineIo.PongFor(data)));
+    }
+
+    [Theory]
     [InlineData("", "empty")]
     [InlineData("7", "unknown")]
     [InlineData("x", "unknown")]
