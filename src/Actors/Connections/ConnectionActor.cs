@@ -8,21 +8,24 @@ namespace Akka.Sync.Actors.Connections;
 
 /// <summary>
 /// One per socket, on the node holding the socket. <c>Subscribing → Replaying → Live</c>:
-/// subscribe (the ack carries the last published seq), replay up to it in paced chunks while stashing
-/// live events, then deliver live events, dropping any seq already delivered and repairing any gap from
-/// the log. When the entity stops or moves it resubscribes from the last delivered seq, so the socket sees
-/// every event exactly once, in order.
+/// subscribe (the ack carries the last published seq), replay up to it in paced chunks, then deliver live events,
+/// dropping any seq already delivered and repairing any gap from the log. Live events that arrive before the replay is
+/// done are not held: their seqs extend the replay, which reads them from the log, so a long replay holds no more than
+/// a chunk. When the entity stops or moves it resubscribes from the last delivered seq, and when the conversation is
+/// quiet it asks the entity for its last seq, so a publish lost on the way is noticed: the socket sees every event
+/// exactly once, in order. It never restarts: a failure closes the socket (1011), and the client resumes.
 /// </summary>
-public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTimers
+public sealed class ConnectionActor : ReceiveActor, IWithTimers
 {
     public sealed record ClientMessage(UserMessage Message);
-    public sealed record ClientUserAction(Akka.Sync.Protocol.V0.V0Incoming Action);
+    public sealed record ClientUserAction(Akka.Sync.Protocol.V0.V0Incoming Action, long? AckId = null);
     public sealed record ClientBadFrame(string Detail);
     private sealed record EntityTerminated;
     private sealed record RetrySubscribe;
     private sealed record RetryRead;
     private sealed record RoomForReplay;
-    private sealed record MessageOutcome(object Result);
+    private sealed record QuietCheck;
+    private sealed record MessageOutcome(object Result, long? AckId);
 
     private readonly IActorRef _region;
     private readonly ConversationId _id;
@@ -36,11 +39,13 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
     private long _replayTarget;
     private long _readFrom; // the FromSeq of the range read in flight; 0 when none is
     private bool _awaitingRoom;
+    private long _highestSeen; // the newest seq published to this actor, delivered or not
+    private int _commandsInFlight;
+    private long _lastActivity = System.Diagnostics.Stopwatch.GetTimestamp();
     private bool _sentFullState;
     private bool _replayCompleted;
     private readonly long _subscribedAt = System.Diagnostics.Stopwatch.GetTimestamp();
 
-    public IStash Stash { get; set; } = null!;
     public ITimerScheduler Timers { get; set; } = null!;
 
     /// <summary>The seq of the last event handed to the socket (for tests and logs).</summary>
@@ -62,6 +67,24 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
 
     protected override void PreStart() => SendSubscribe();
 
+    /// <summary>
+    /// A connection actor must never restart: a restart would subscribe from where it began and send the full state and
+    /// the replay again (duplicates). Whatever throws closes the socket with 1011; the client resumes with its last id.
+    /// </summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        try
+        {
+            return base.AroundReceive(receive, message);
+        }
+        catch (Exception e)
+        {
+            _log.Error(e, "Conversation {0}: the connection failed on {1}; closing the socket", _id, message.GetType().Name);
+            Close(CloseCodes.InternalError, "internal error");
+            return true;
+        }
+    }
+
     protected override void PostStop()
     {
         _entity?.Tell(new Unsubscribe(_id, Self));
@@ -75,10 +98,13 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
         Receive<Subscribed>(OnSubscribed);
         Receive<Refused>(r => CloseWith(r.Reason));
         Receive<RetrySubscribe>(_ => SendSubscribe());
-        Receive<EventEnvelope>(_ => Stash.Stash());
-        Receive<EventsPublished>(_ => Stash.Stash());
+        Receive<EventEnvelope>(e => Seen(e.Seq));
+        Receive<EventsPublished>(b => Seen(b.Events[^1].Seq));
         ReceiveCommon();
     }
+
+    /// <summary>A live event before the replay is done: the replay will read it from the log.</summary>
+    private void Seen(long seq) => _highestSeen = Math.Max(_highestSeen, seq);
 
     private void SendSubscribe()
     {
@@ -109,6 +135,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
 
     private void StartReplayOrLive()
     {
+        _replayTarget = Math.Max(_replayTarget, _highestSeen);
         if (_lastDelivered >= _replayTarget)
         {
             if (!_replayCompleted)
@@ -118,7 +145,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
                 SyncMetrics.ReplayDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(_subscribedAt).TotalSeconds);
             }
             Become(Live);
-            Stash.UnstashAll();
+            if (_settings.QuietResync > TimeSpan.Zero) Timers.StartPeriodicTimer("quiet", new QuietCheck(), _settings.QuietResync);
             return;
         }
         Become(Replaying);
@@ -133,9 +160,9 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
         // Both may find the replay already complete (a late answer delivered the rest meanwhile).
         Receive<RetryRead>(_ => { _readFrom = 0; StartReplayOrLive(); });
         Receive<RoomForReplay>(_ => { _awaitingRoom = false; StartReplayOrLive(); });
-        Receive<EventEnvelope>(_ => Stash.Stash());
-        Receive<EventsPublished>(_ => Stash.Stash());
-        Receive<Subscribed>(_ => { }); // a late answer to a retried subscribe
+        Receive<EventEnvelope>(e => Seen(e.Seq));
+        Receive<EventsPublished>(b => Seen(b.Events[^1].Seq));
+        Receive<Subscribed>(s => Seen(s.LastSeq)); // a late answer to a retried subscribe
         ReceiveCommon();
     }
 
@@ -187,7 +214,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
         {
             // The log does not hold what the entity announced: a bug, not a client problem.
             _log.Error("Conversation {0}: replay found nothing after seq {1} (target {2})", _id, _lastDelivered, _replayTarget);
-            Close(1011, "replay failed");
+            Close(CloseCodes.InternalError, "replay failed");
             return;
         }
         StartReplayOrLive();
@@ -197,26 +224,48 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
 
     private void Live()
     {
-        Receive<EventEnvelope>(e => { if (!RepairGapBefore(e)) Deliver(e, replay: false); });
+        Receive<EventEnvelope>(e => { if (!RepairGapBefore(e, e.Seq)) Deliver(e, replay: false); });
         Receive<EventsPublished>(batch =>
         {
-            // Already-delivered seqs are dropped by Deliver, so a batch stashed for a gap repair can be replayed whole.
             foreach (var e in batch.Events)
-                if (RepairGapBefore(e) || !Deliver(e, replay: false)) return;
+                if (RepairGapBefore(e, batch.Events[^1].Seq) || !Deliver(e, replay: false)) return;
         });
-        Receive<Subscribed>(s => { if (s.LastSeq > _lastDelivered) { _replayTarget = s.LastSeq; StartReplayOrLive(); } });
+        Receive<Subscribed>(s =>
+        {
+            // The answer to a quiet check (or a late one): anything published that never arrived is read from the log.
+            if (s.LastSeq <= _lastDelivered) return;
+            _log.Warning("Conversation {0}: seqs {1}..{2} were published but never arrived; reading them from the log", _id, _lastDelivered + 1, s.LastSeq);
+            Seen(s.LastSeq);
+            Timers.Cancel("quiet");
+            StartReplayOrLive();
+        });
+        Receive<QuietCheck>(_ => CheckQuiet());
+        Receive<Refused>(r => CloseWith(r.Reason));
         ReceiveCommon();
     }
 
-    /// <summary>A gap before <paramref name="e"/>: stash the current message, read what is missing from the log, then carry on.</summary>
-    private bool RepairGapBefore(EventEnvelope e)
+    /// <summary>
+    /// A gap before <paramref name="e"/>: read what is missing, and this message's events, from the log, then carry on.
+    /// </summary>
+    private bool RepairGapBefore(EventEnvelope e, long lastOfMessage)
     {
         if (e.Seq <= _lastDelivered + 1) return false;
-        Stash.Stash();
-        _replayTarget = e.Seq - 1;
         _log.Warning("Conversation {0}: gap before seq {1} after {2}; repairing from the log", _id, e.Seq, _lastDelivered);
+        Seen(lastOfMessage);
+        Timers.Cancel("quiet");
         StartReplayOrLive();
         return true;
+    }
+
+    /// <summary>
+    /// Remoting drops what it cannot deliver (a gated link), and a lost publish is otherwise noticed only when a later
+    /// event arrives — never, if it was the last. When nothing arrived for a while, ask the entity for its last seq.
+    /// </summary>
+    private void CheckQuiet()
+    {
+        if (_entity is null || System.Diagnostics.Stopwatch.GetElapsedTime(_lastActivity) < _settings.QuietResync) return;
+        _lastActivity = System.Diagnostics.Stopwatch.GetTimestamp();
+        _entity.Tell(new Subscribe(_id, Self, ReplayFrom.Seq(_lastDelivered), _dialect));
     }
 
     private void ReceiveCommon()
@@ -230,33 +279,56 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
             SendSubscribe();
         });
         Receive<Ended>(e => CloseWith(e.Reason));
-        Receive<ClientMessage>(m => SendCommand(new ConversationCommands.SendMessage(_id, m.Message)));
-        Receive<ClientUserAction>(a => SendCommand(new ConversationCommands.SubmitUserAction(_id, a.Action)));
-        Receive<MessageOutcome>(o =>
-        {
-            switch (o.Result)
-            {
-                case ConversationReplies.CommandResult { Code: ResultCode.Ok }:
-                    break;
-                case ConversationReplies.CommandResult r:
-                    _sink.WriteError(r.Code == ResultCode.Unavailable ? "unavailable" : "rejected", r.Detail ?? r.Code.ToString());
-                    break;
-                default:
-                    _sink.WriteError("unavailable", "the conversation did not answer in time; the message may not be stored");
-                    break;
-            }
-        });
+        Receive<ClientMessage>(m => SendCommand(new ConversationCommands.SendMessage(_id, m.Message), null));
+        Receive<ClientUserAction>(a => SendCommand(new ConversationCommands.SubmitUserAction(_id, a.Action), a.AckId));
+        Receive<MessageOutcome>(OnOutcome);
         Receive<ClientBadFrame>(b => _sink.WriteError("bad_frame", b.Detail));
-        // Left over from a replay that ended or was interrupted by a resubscription.
+        // Left over from a replay that ended or was interrupted by a resubscription, or from leaving Live.
         Receive<EventRange>(_ => { });
         Receive<RetryRead>(_ => _readFrom = 0);
         Receive<RoomForReplay>(_ => _awaitingRoom = false);
+        Receive<QuietCheck>(_ => { });
     }
 
-    /// <summary>A client's command goes to its conversation; a refusal comes back as an error frame.</summary>
-    private void SendCommand(object command) =>
+    /// <summary>
+    /// A client's command goes to its conversation, at most <c>MaxCommandsInFlight</c> at a time per socket: past it the
+    /// command is not applied and the client is told <c>busy</c> (a client that sends without waiting cannot pile up
+    /// work on the server).
+    /// </summary>
+    private void SendCommand(object command, long? ackId)
+    {
+        if (_commandsInFlight >= _settings.MaxCommandsInFlight)
+        {
+            var detail = $"too many commands in flight on this socket (at most {_settings.MaxCommandsInFlight}); this one was not applied, send it again after an answer";
+            _sink.WriteError("busy", detail);
+            if (ackId is { } busyAck) _sink.Acknowledge(busyAck, detail);
+            return;
+        }
+        _commandsInFlight++;
         _region.Ask<ConversationReplies.CommandResult>(command, _settings.RequestTimeout)
-            .PipeTo(Self, success: r => new MessageOutcome(r), failure: ex => new MessageOutcome(ex));
+            .PipeTo(Self, success: r => new MessageOutcome(r, ackId), failure: ex => new MessageOutcome(ex, ackId));
+    }
+
+    /// <summary>The command's answer: an ack once it is durable, or an error frame (and the ack, with the error) when not.</summary>
+    private void OnOutcome(MessageOutcome o)
+    {
+        _commandsInFlight--;
+        string? error = null;
+        switch (o.Result)
+        {
+            case ConversationReplies.CommandResult { Code: ResultCode.Ok }:
+                break;
+            case ConversationReplies.CommandResult r:
+                error = r.Detail ?? r.Code.ToString();
+                _sink.WriteError(r.Code == ResultCode.Unavailable ? "unavailable" : "rejected", error);
+                break;
+            default:
+                error = "the conversation did not answer in time; the message may not be stored";
+                _sink.WriteError("unavailable", error);
+                break;
+        }
+        if (o.AckId is { } ackId) _sink.Acknowledge(ackId, error);
+    }
 
     /// <summary>Hands one event to the socket unless already delivered; closes a slow consumer.</summary>
     private bool Deliver(EventEnvelope e, bool replay)
@@ -274,6 +346,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
             return false;
         }
         _lastDelivered = e.Seq;
+        _lastActivity = System.Diagnostics.Stopwatch.GetTimestamp();
         return true;
     }
 
@@ -295,7 +368,12 @@ public sealed class ConnectionActor : ReceiveActor, IWithUnboundedStash, IWithTi
     }
 }
 
-public sealed record ConnectionSettings(int ReplayChunk = 500, TimeSpan RequestTimeout = default)
+/// <param name="ReplayChunk">Events asked for per replay read (the entity also bounds a chunk in bytes).</param>
+/// <param name="RequestTimeout">How long a subscribe, read or command waits for the entity.</param>
+/// <param name="MaxCommandsInFlight">A socket's own commands awaiting their answer; past it, <c>busy</c>.</param>
+/// <param name="QuietResync">After this long without an event, the entity is asked for its last seq (a lost publish); zero: never.</param>
+public sealed record ConnectionSettings(int ReplayChunk = 500, TimeSpan RequestTimeout = default, int MaxCommandsInFlight = 16,
+    TimeSpan QuietResync = default)
 {
-    public static ConnectionSettings Default { get; } = new(500, TimeSpan.FromSeconds(5));
+    public static ConnectionSettings Default { get; } = new(500, TimeSpan.FromSeconds(5), 16, TimeSpan.FromSeconds(30));
 }

@@ -29,6 +29,12 @@ public interface IClientSink
     void WriteError(string code, string detail);
 
     /// <summary>
+    /// Answers a client command that asked for an acknowledgement (Socket.IO acks): once what it asked for is durable
+    /// (<paramref name="error"/> null), or with the reason it was not applied. Dialects without acks ignore it.
+    /// </summary>
+    void Acknowledge(long ackId, string? error);
+
+    /// <summary>
     /// Whether the queue has room for more replay (replay is paced, live is not). After a refused
     /// <see cref="TryWriteEvent"/> it stays false until the queue can take that event (at the latest, when it is empty).
     /// </summary>

@@ -90,16 +90,15 @@ public sealed partial class SocketIoSession(WebSocket socket, SessionServices se
                 _connectRequested = true;
                 await ConnectAsync();
                 break;
+            case ClientFrame.UserAction a when Connection is null || !_connected:
+                Refuse("not connected: send a Socket.IO CONNECT (40) and wait for its answer first", a.AckId);
+                break;
             case ClientFrame.UserAction a:
-                if (Connection is null || !_connected)
-                    WriteError("bad_frame", "not connected: send a Socket.IO CONNECT (40) and wait for its answer first");
-                else
-                    Connection.Tell(new ConnectionActor.ClientUserAction(a.Action));
-                Ack(a.AckId);
+                // Acknowledged by the connection actor once the action is durable, or with the reason it was not applied.
+                Connection.Tell(new ConnectionActor.ClientUserAction(a.Action, a.AckId));
                 break;
             case ClientFrame.Bad b:
-                WriteError("bad_frame", b.Detail);
-                Ack(b.AckId);
+                Refuse(b.Detail, b.AckId);
                 break;
         }
         return true;
@@ -107,10 +106,16 @@ public sealed partial class SocketIoSession(WebSocket socket, SessionServices se
 
     protected override void OnBinary() => WriteError("bad_frame", "binary frames are not supported; send Socket.IO text packets");
 
-    private void Ack(long? ackId)
+    /// <summary>A packet that is not applied: an error frame, and the ack it asked for, carrying the error.</summary>
+    private void Refuse(string detail, long? ackId)
     {
-        if (ackId is { } id) Transport.Enqueue(SocketIoCodec.Ack(id, "[]"u8));
+        WriteError("bad_frame", detail);
+        if (ackId is { } id) Acknowledge(id, detail);
     }
+
+    /// <summary><c>43&lt;id&gt;[]</c> once durable; <c>43&lt;id&gt;[{"error":true,"message":…}]</c> when not applied.</summary>
+    public override void Acknowledge(long ackId, string? error) =>
+        Transport.Enqueue(SocketIoCodec.Ack(ackId, error is null ? "[]"u8 : SocketIoCodec.ErrorArgument(error)));
 
     /// <summary>The OpenHands connect handler: query checks and key, then replay and live through a connection actor.</summary>
     private async Task ConnectAsync()

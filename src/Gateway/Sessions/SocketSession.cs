@@ -61,8 +61,8 @@ public abstract class SocketSession : IClientSink
             await Transport.Completion.ConfigureAwait(false);
             if (_socket.State != WebSocketState.Closed) _socket.Abort();
         }
-        var (code, reason) = Transport.ClosedWith
-            ?? (_socket.CloseStatus is { } s ? ((int)s, _socket.CloseStatusDescription ?? "") : (1006, "aborted"));
+        var (code, reason) = Transport.SendTimedOut ? (1006, "send timeout: the client stopped reading")
+            : Transport.ClosedWith ?? (_socket.CloseStatus is { } s ? ((int)s, _socket.CloseStatusDescription ?? "") : (1006, "aborted"));
         return (code, reason, Transport.FramesSent, Reader.MessagesRead);
     }
 
@@ -120,6 +120,8 @@ public abstract class SocketSession : IClientSink
     public virtual void ReplayCompleted() { }
 
     public void WriteError(string code, string detail) => Transport.Enqueue(Codec.EncodeError(code, detail, DateTime.UtcNow));
+
+    public virtual void Acknowledge(long ackId, string? error) { }
 
     public bool HasRoomForReplay => Transport.HasRoomForReplay;
 

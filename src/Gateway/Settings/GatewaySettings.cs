@@ -37,6 +37,12 @@ public sealed record LimitSettings
     public TimeSpan AskTimeout { get; init; } = TimeSpan.FromSeconds(10);
     /// <summary>How long a closing socket may take to flush before it is aborted.</summary>
     public TimeSpan CloseTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>How long one send to a socket may take; a peer that stops reading (its TCP window full) is aborted after it.</summary>
+    public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(15);
+    /// <summary>A socket's own commands (messages, actions) awaiting their answer; past it they get <c>busy</c> and are not applied.</summary>
+    public int MaxCommandsInFlight { get; init; } = 16;
+    /// <summary>A socket that received nothing this long asks its conversation for its last seq (a publish lost between nodes).</summary>
+    public TimeSpan QuietResync { get; init; } = TimeSpan.FromSeconds(30);
 }
 
 public sealed record AgentSettings
@@ -117,7 +123,12 @@ public sealed record GatewaySettings(
             DataDirectory = config["Persistence:DataDirectory"] ?? "./data",
             ConnectionString = config["Persistence:ConnectionString"],
             Conversation = conversation,
-            Connection = ConnectionSettings.Default with { RequestTimeout = limits.AskTimeout },
+            Connection = ConnectionSettings.Default with
+            {
+                RequestTimeout = limits.AskTimeout,
+                MaxCommandsInFlight = limits.MaxCommandsInFlight,
+                QuietResync = limits.QuietResync,
+            },
             HoconFile = Path.Combine(AppContext.BaseDirectory, "akka.hocon"),
         };
         var cors = new CorsSettings

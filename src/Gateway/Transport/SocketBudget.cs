@@ -4,10 +4,15 @@ namespace Akka.Sync.Gateway.Transport;
 
 /// <summary>
 /// Counts this node's open sockets (both dialects) against <c>Limits:MaxSocketsPerNode</c>, and the outbound pumps
-/// still running (a pump that outlives its socket would be a leak; the stress tests check both return to zero).
+/// still running (a pump that outlives its socket would be a leak; the stress tests check both return to zero), and
+/// holds their send deadlines.
 /// </summary>
-public sealed class SocketBudget(GatewaySettings settings)
+public sealed class SocketBudget(GatewaySettings settings) : IDisposable
 {
+    private readonly SendDeadlines _deadlines = new();
+
+    /// <summary>Sockets aborted because their peer stopped reading (a send missed <c>Limits:SendTimeout</c>).</summary>
+    public long SendTimeouts => _deadlines.Aborted;
     private int _open;
     private int _pumps;
 
@@ -19,6 +24,7 @@ public sealed class SocketBudget(GatewaySettings settings)
     /// <summary>Counts a started transport's pump until it completes.</summary>
     public void TrackPump(WebSocketTransport transport)
     {
+        _deadlines.Watch(transport);
         Interlocked.Increment(ref _pumps);
         transport.Completion.ContinueWith(_ => Interlocked.Decrement(ref _pumps), CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
@@ -35,4 +41,6 @@ public sealed class SocketBudget(GatewaySettings settings)
     public void Release() => Interlocked.Decrement(ref _open);
 
     public const string FullReason = "too many sockets on this node";
+
+    public void Dispose() => _deadlines.Dispose();
 }

@@ -91,14 +91,37 @@ public sealed class WebSocketTransport
         return true;
     }
 
-    /// <summary>Queues a control frame (state, error, ping): always accepted while open.</summary>
+    /// <summary>
+    /// Queues a frame the session sends on its own (state, error, pong, ack, connect answer) under the same bounds as
+    /// events: every queued byte counts (CONTRACT §3). A client that makes the server answer (bad frames, pings) but never
+    /// reads fills its queue like one that does not keep up with events, and is closed the same way, 1013.
+    /// </summary>
     public void Enqueue(byte[] frame)
     {
-        if (IsClosing) return;
-        Interlocked.Increment(ref _frames);
-        Interlocked.Add(ref _bytes, Cost(frame));
-        _queue.Writer.TryWrite(new Outbound(frame, 0, null));
+        if (IsClosing || TryEnqueueBounded(frame)) return;
+        SyncMetrics.SlowConsumerCloses.Add(1);
+        Close(CloseCodes.TryAgainLater, "slow consumer");
     }
+
+    /// <summary>When the send in progress began (Stopwatch ticks), 0 when none is: the send deadline's clock.</summary>
+    private long _sendStarted;
+
+    /// <summary>
+    /// Aborts the socket when one send has taken longer than <c>Limits:SendTimeout</c>: its peer stopped reading and its
+    /// TCP window is full, so nothing queued will ever go and the socket, its pump and its actor would be held until
+    /// the close timeout. Called by <see cref="SendDeadlines"/>; true when it aborted.
+    /// </summary>
+    public bool AbortIfSendStuck(long nowTicks)
+    {
+        var started = Volatile.Read(ref _sendStarted);
+        if (started == 0 || System.Diagnostics.Stopwatch.GetElapsedTime(started, nowTicks) < _limits.SendTimeout) return false;
+        SendTimedOut = true;
+        _abort.Cancel();
+        return true;
+    }
+
+    /// <summary>The socket was aborted because a send missed its deadline.</summary>
+    public bool SendTimedOut { get; private set; }
 
     /// <summary>
     /// Room for more replay: the queue is below half its bounds, or, once a frame was refused, empty (the refused frame
@@ -158,7 +181,9 @@ public sealed class WebSocketTransport
                 Interlocked.Add(ref _bytes, -Cost(frame));
                 if (!_dropQueued && _socket.State == WebSocketState.Open)
                 {
+                    Volatile.Write(ref _sendStarted, System.Diagnostics.Stopwatch.GetTimestamp());
                     await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, _abort.Token);
+                    Volatile.Write(ref _sendStarted, 0);
                     FramesSent++;
                     SyncMetrics.FramesSent.Add(1, _dialectTag);
                 }
@@ -169,7 +194,9 @@ public sealed class WebSocketTransport
                 _queue.Writer.TryComplete();
                 if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
                 {
+                    Volatile.Write(ref _sendStarted, System.Diagnostics.Stopwatch.GetTimestamp());
                     await _socket.CloseOutputAsync((WebSocketCloseStatus)item.CloseCode, item.CloseReason, _abort.Token);
+                    Volatile.Write(ref _sendStarted, 0);
                     // A client that never answers the close must not hold the connection forever.
                     _ = Task.Delay(_limits.CloseTimeout).ContinueWith(_ =>
                     {

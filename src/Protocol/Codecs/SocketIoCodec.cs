@@ -50,6 +50,17 @@ public sealed class SocketIoCodec : IFrameCodec
             w.WriteEndObject();
         }));
 
+    /// <summary>The arguments of an ack that carries a refusal: <c>[{"error":true,"message":…}]</c>.</summary>
+    public static byte[] ErrorArgument(string message) => V1Json.Write(w =>
+    {
+        w.WriteStartArray();
+        w.WriteStartObject();
+        w.WriteBoolean("error"u8, true);
+        w.WriteString("message"u8, message);
+        w.WriteEndObject();
+        w.WriteEndArray();
+    });
+
     // ---- what the session sends ----
 
     /// <summary>The Engine.IO open packet: <c>0{"sid","upgrades":[],"pingInterval","pingTimeout","maxPayload"}</c>.</summary>

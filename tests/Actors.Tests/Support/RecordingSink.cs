@@ -15,6 +15,7 @@ public sealed class RecordingSink(int capacity = int.MaxValue) : IClientSink
     public sealed record EventFrame(EventEnvelope Event, bool Replay) : Frame;
     public sealed record ReplayCompletedFrame : Frame;
     public sealed record ErrorFrame(string Code, string Detail) : Frame;
+    public sealed record AckFrame(long AckId, string? Error) : Frame;
 
     private readonly object _gate = new();
     private readonly List<Frame> _frames = [];
@@ -93,6 +94,13 @@ public sealed class RecordingSink(int capacity = int.MaxValue) : IClientSink
     {
         lock (_gate) _frames.Add(new ErrorFrame(code, detail));
     }
+
+    public void Acknowledge(long ackId, string? error)
+    {
+        lock (_gate) _frames.Add(new AckFrame(ackId, error));
+    }
+
+    public (long AckId, string? Error)[] Acks => Frames.OfType<AckFrame>().Select(f => (f.AckId, f.Error)).ToArray();
 
     public bool HasRoomForReplay { get { lock (_gate) return _queued < _capacity || _closed is not null; } }
 
