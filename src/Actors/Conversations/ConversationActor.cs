@@ -59,9 +59,9 @@ public sealed class ConversationActor : ReceivePersistentActor
         Command<Run>(_ => Execute(_decided.DecideRun(), CommandResult.Ok));
         Command<Pause>(p => Execute(_decided.DecidePause(p.Interrupt), CommandResult.Ok));
         Command<RespondToConfirmation>(c => Execute(_decided.DecideConfirmation(c.Accept, c.Reason), CommandResult.Ok));
-        Command<AppendEvents>(OnAppendEvents);
+        Command<AppendEvents>(c => OnAppend(_decided.DecideAppend(c.Events, _history.SeqOfAny)));
         Command<SubmitUserAction>(c => Execute(_decided.DecideUserAction(c.Action), CommandResult.Ok));
-        Command<AppendV0Events>(OnAppendV0Events);
+        Command<AppendV0Events>(c => OnAppend(_decided.DecideV0Append(c.Events)));
         Command<DemoAgentActor.Step>(OnAgentStep);
         Command<SetTitle>(OnSetTitle);
         Command<Delete>(OnDelete);
@@ -141,47 +141,16 @@ public sealed class ConversationActor : ReceivePersistentActor
         Persist(events, new CreateResult(ResultCode.Created, null, null));
     }
 
-    private void OnAppendEvents(AppendEvents c)
+    private void OnAppend(Decision decision)
     {
-        switch (_decided.DecideAppend(c.Events, SeqOf))
+        switch (decision)
         {
             case Decision.Refuse r:
                 Sender.Tell(new AppendResult(r.Code, r.Detail, []));
                 return;
             case Decision.Append a:
                 var stamped = _decided.Stamp(a.Drafts, Now());
-                // Input order: ids already in the log (or in flight, or earlier in this batch) answer with their
-                // first seq, the rest take the stamped events in order.
-                var items = new AppendedItem[c.Events.Length];
-                Dictionary<string, long>? inBatch = null;
-                var next = 0;
-                for (var i = 0; i < items.Length; i++)
-                {
-                    var e = c.Events[i];
-                    if (e.Id is not null && (SeqOf(e.Id) ?? (inBatch is not null && inBatch.TryGetValue(e.Id, out var first) ? first : null)) is { } known)
-                    {
-                        items[i] = new AppendedItem(e.Id, known);
-                        continue;
-                    }
-                    var s = stamped[next++];
-                    items[i] = new AppendedItem(s.Id, s.Seq);
-                    if (e.Id is not null) (inBatch ??= new(StringComparer.Ordinal))[e.Id] = s.Seq;
-                }
-                Persist(stamped, new AppendResult(ResultCode.Ok, null, items));
-                return;
-        }
-    }
-
-    private void OnAppendV0Events(AppendV0Events c)
-    {
-        switch (_decided.DecideV0Append(c.Events))
-        {
-            case Decision.Refuse r:
-                Sender.Tell(new AppendResult(r.Code, r.Detail, []));
-                return;
-            case Decision.Append a:
-                var stamped = _decided.Stamp(a.Drafts, Now());
-                Persist(stamped, new AppendResult(ResultCode.Ok, null, stamped.Select(e => new AppendedItem(e.Id, e.Seq)).ToArray()));
+                Persist(stamped, new AppendResult(ResultCode.Ok, null, a.Answers(stamped)));
                 return;
         }
     }
@@ -368,8 +337,6 @@ public sealed class ConversationActor : ReceivePersistentActor
     }
 
     // ---- queries ----
-
-    private long? SeqOf(string eventId) => _history.SeqOfAny(eventId);
 
     private void OnSearch(SearchEvents q)
     {

@@ -5,6 +5,7 @@ using Akka.Sync.Protocol.StateMachines;
 using Akka.Sync.Protocol.V0;
 using Akka.Sync.Protocol.V1;
 using static Akka.Sync.Protocol.ConversationCommands;
+using static Akka.Sync.Protocol.ConversationReplies;
 
 namespace Akka.Sync.Actors.Conversations;
 
@@ -20,10 +21,37 @@ public sealed record Draft(string Kind, string Source, string? Id, byte[] Body, 
 /// <summary>What the rules decided for a command: events to append, or a refusal with its result code.</summary>
 public abstract record Decision
 {
-    public sealed record Append(IReadOnlyList<Draft> Drafts) : Decision;
+    /// <summary>
+    /// Drafts to stamp and append. For an agent batch, <see cref="Items"/> says what each input item became, in input
+    /// order; without it each stamped event answers for itself.
+    /// </summary>
+    public sealed record Append(IReadOnlyList<Draft> Drafts, IReadOnlyList<BatchItem>? Items = null) : Decision
+    {
+        /// <summary>The id and seq each input item is answered with, once <see cref="Drafts"/> are stamped.</summary>
+        public AppendedItem[] Answers(IReadOnlyList<EventEnvelope> stamped)
+        {
+            if (Items is null) return stamped.Select(e => new AppendedItem(e.Id, e.Seq)).ToArray();
+            return Items.Select(i => i.KnownSeq is { } seq
+                ? new AppendedItem(i.Id!, seq)
+                : new AppendedItem(stamped[i.Draft].Id, stamped[i.Draft].Seq)).ToArray();
+        }
+    }
+
     public sealed record Refuse(ResultCode Code, string Detail) : Decision;
 
     public static readonly Append Nothing = new([]);
+}
+
+/// <summary>
+/// What one item of an agent batch became: an event already stored or in flight, at <see cref="KnownSeq"/>, or draft
+/// number <see cref="Draft"/> of the decision. An id repeated within the batch points at the draft its first
+/// occurrence became, so both are answered with the same seq.
+/// </summary>
+public readonly record struct BatchItem(string? Id, long? KnownSeq, int Draft)
+{
+    public static BatchItem Known(string id, long seq) => new(id, seq, -1);
+
+    public static BatchItem Drafted(string? id, int draft) => new(id, null, draft);
 }
 
 /// <summary>
@@ -167,20 +195,31 @@ public sealed record ConversationState(
     }
 
     /// <summary>
-    /// An agent batch: events whose id is already in the log, or earlier in the same batch, are acknowledged, not
-    /// stored again (<paramref name="existingSeq"/> resolves ids already stored).
+    /// An agent batch: events whose id is already in the log (or in flight), or earlier in the same batch, are
+    /// acknowledged with that event's seq, not stored again (<paramref name="existingSeq"/> resolves ids already
+    /// stored or being written). The decision's <see cref="Decision.Append.Items"/> answer each input item.
     /// </summary>
     public Decision DecideAppend(IncomingEvent[] events, Func<string, long?> existingSeq)
     {
         if (Refusal(Dialect.V1) is { } refusal) return refusal;
         var drafts = new List<Draft>(events.Length);
-        HashSet<string>? batchIds = null;
-        foreach (var e in events)
+        var items = new BatchItem[events.Length];
+        Dictionary<string, int>? draftOf = null; // ids drafted earlier in this batch
+        for (var i = 0; i < events.Length; i++)
         {
-            if (e.Id is not null && (existingSeq(e.Id) is not null || !(batchIds ??= new(StringComparer.Ordinal)).Add(e.Id))) continue;
-            drafts.Add(new Draft(e.Kind, e.Source, e.Id, e.Body));
+            var e = events[i];
+            if (e.Id is not null && existingSeq(e.Id) is { } seq)
+                items[i] = BatchItem.Known(e.Id, seq);
+            else if (e.Id is not null && draftOf is not null && draftOf.TryGetValue(e.Id, out var first))
+                items[i] = BatchItem.Drafted(e.Id, first);
+            else
+            {
+                if (e.Id is not null) (draftOf ??= new(StringComparer.Ordinal))[e.Id] = drafts.Count;
+                items[i] = BatchItem.Drafted(e.Id, drafts.Count);
+                drafts.Add(new Draft(e.Kind, e.Source, e.Id, e.Body));
+            }
         }
-        return new Decision.Append(drafts);
+        return new Decision.Append(drafts, items);
     }
 
     /// <summary>Not found, or a command of the other dialect (400 naming the conversation's own).</summary>
