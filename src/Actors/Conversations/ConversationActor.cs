@@ -54,17 +54,17 @@ public sealed class ConversationActor : ReceivePersistentActor
         Recover<ConversationEvents.Deleted>(e => ApplyDurable(e));
         Recover<RecoveryCompleted>(_ => OnRecovered());
 
-        Command<Create>(OnCreate);
+        Command<Create>(c => Execute(_decided.DecideCreate(c, Now()), new CreateResult(ResultCode.Created, null, null)));
         Command<SendMessage>(c => Execute(_decided.DecideMessage(c.Message), CommandResult.Ok));
         Command<Run>(_ => Execute(_decided.DecideRun(), CommandResult.Ok));
         Command<Pause>(p => Execute(_decided.DecidePause(p.Interrupt), CommandResult.Ok));
         Command<RespondToConfirmation>(c => Execute(_decided.DecideConfirmation(c.Accept, c.Reason), CommandResult.Ok));
-        Command<AppendEvents>(c => OnAppend(_decided.DecideAppend(c.Events, _history.SeqOfAny)));
+        Command<AppendEvents>(c => Execute(_decided.DecideAppend(c.Events, _history.SeqOfAny), AppendAnswer));
         Command<SubmitUserAction>(c => Execute(_decided.DecideUserAction(c.Action), CommandResult.Ok));
-        Command<AppendV0Events>(c => OnAppend(_decided.DecideV0Append(c.Events)));
+        Command<AppendV0Events>(c => Execute(_decided.DecideV0Append(c.Events), AppendAnswer));
         Command<DemoAgentActor.Step>(OnAgentStep);
-        Command<SetTitle>(OnSetTitle);
-        Command<Delete>(OnDelete);
+        Command<SetTitle>(c => Execute(_decided.DecideTitle(c.Title, Now()), CommandResult.Ok));
+        Command<Delete>(_ => Execute(_decided.DecideDelete(Now()), CommandResult.Ok));
 
         Command<GetInfo>(_ => Sender.Tell(_state.IsLive ? new InfoResult(ResultCode.Ok, _state.Info) : new InfoResult(ResultCode.NotFound, null)));
         Command<SearchEvents>(OnSearch);
@@ -110,84 +110,26 @@ public sealed class ConversationActor : ReceivePersistentActor
 
     // ---- commands ----
 
-    private void OnCreate(Create c)
-    {
-        if (_decided.Deleted)
-        {
-            Sender.Tell(new CreateResult(ResultCode.Conflict, "Conversation was deleted", null));
-            return;
-        }
-        if (_decided.Exists)
-        {
-            // A repeated create returns the existing conversation with a fresh key of its own.
-            Persist([new ConversationEvents.KeyIssued(c.KeyHash)], new CreateResult(ResultCode.Ok, null, null));
-            return;
-        }
-        var created = new ConversationEvents.Created(_id, c.Dialect, c.Title, Now().Ticks, c.KeyHash);
-        var afterCreate = _decided.Apply(created);
-        var events = new List<object> { created };
-        if (c.Dialect == Dialect.V0)
-        {
-            var start = afterCreate.Stamp(ConversationState.V0Start(), Now());
-            events.AddRange(start);
-            afterCreate = start.Aggregate(afterCreate, (st, e) => st.Apply(e));
-            if (c.InitialMessage is { } m && afterCreate.DecideUserAction(V0Json.UserMessage(DemoAgentActor.UserText(m.ContentJson, isContentArray: true))) is Decision.Append v0)
-                events.AddRange(afterCreate.Stamp(v0.Drafts, Now()));
-        }
-        else if (c.InitialMessage is { } message && afterCreate.DecideMessage(message) is Decision.Append a)
-        {
-            events.AddRange(afterCreate.Stamp(a.Drafts, Now()));
-        }
-        Persist(events, new CreateResult(ResultCode.Created, null, null));
-    }
-
-    private void OnAppend(Decision decision)
-    {
-        switch (decision)
-        {
-            case Decision.Refuse r:
-                Sender.Tell(new AppendResult(r.Code, r.Detail, []));
-                return;
-            case Decision.Append a:
-                var stamped = _decided.Stamp(a.Drafts, Now());
-                Persist(stamped, new AppendResult(ResultCode.Ok, null, a.Answers(stamped)));
-                return;
-        }
-    }
-
-    private void OnAgentStep(DemoAgentActor.Step step)
-    {
+    private void OnAgentStep(DemoAgentActor.Step step) =>
         // A demo step only lands in the run it belongs to: a pause or a new run ends the old one.
-        if (step.RunId != _runId || !_decided.IsRunning || !_decided.IsLive)
-        {
-            Sender.Tell(new DemoAgentActor.StepRefused(step.RunId));
-            return;
-        }
-        Execute(new Decision.Append(step.Drafts), new DemoAgentActor.StepDone(step.RunId));
-    }
+        Execute(step.RunId == _runId ? _decided.DecideAgentStep(step.Drafts) : Decision.NotFound, new DemoAgentActor.StepDone(step.RunId));
 
-    private void OnSetTitle(SetTitle c)
-    {
-        if (!_decided.IsLive) { Sender.Tell(CommandResult.NotFound); return; }
-        Persist([new ConversationEvents.TitleChanged(c.Title, Now().Ticks)], CommandResult.Ok);
-    }
+    private static readonly AppendResult AppendAnswer = new(ResultCode.Ok, null, []);
 
-    private void OnDelete(Delete c)
-    {
-        if (!_decided.IsLive) { Sender.Tell(CommandResult.NotFound); return; }
-        Persist([new ConversationEvents.Deleted(Now().Ticks)], CommandResult.Ok);
-    }
-
-    /// <summary>Appends what a decision drafted, or answers its refusal.</summary>
+    /// <summary>Writes what a decision drafted or stored (answered once durable), or answers its refusal.</summary>
     private void Execute(Decision decision, object reply)
     {
         switch (decision)
         {
             case Decision.Refuse r:
-                Sender.Tell(reply is DemoAgentActor.StepDone d ? new DemoAgentActor.StepRefused(d.RunId) : new CommandResult(r.Code, r.Detail));
+                Sender.Tell(WriteReplies.Refusal(reply, r.Code, r.Detail));
                 return;
             case Decision.Append a:
-                Persist(_decided.Stamp(a.Drafts, Now()), reply);
+                var stamped = _decided.Stamp(a.Drafts, Now());
+                Persist(stamped, WriteReplies.Success(reply, a, stamped));
+                return;
+            case Decision.Store s:
+                Persist(s.Events, WriteReplies.Success(reply, s, []));
                 return;
         }
     }
@@ -204,14 +146,7 @@ public sealed class ConversationActor : ReceivePersistentActor
             _decided = _decided.Apply(e);
             if (e is EventEnvelope env) _history.Writing(env);
         }
-        var failure = reply switch
-        {
-            CreateResult => new CreateResult(ResultCode.Unavailable, "journal unavailable", null),
-            AppendResult => new AppendResult(ResultCode.Unavailable, "journal unavailable", []),
-            DemoAgentActor.StepDone d => new DemoAgentActor.StepRefused(d.RunId),
-            _ => (object)new CommandResult(ResultCode.Unavailable, "journal unavailable"),
-        };
-        _awaiting.Enqueue((replyTo, failure));
+        _awaiting.Enqueue((replyTo, WriteReplies.JournalUnavailable(reply)));
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         if (events.Count > 0) PersistAllAsync(events, ApplyDurable);
         DeferAsync(reply, r =>

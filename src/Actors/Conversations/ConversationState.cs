@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Security.Cryptography;
+using Akka.Sync.Actors.Agents;
 using Akka.Sync.Protocol;
 using Akka.Sync.Protocol.StateMachines;
 using Akka.Sync.Protocol.V0;
@@ -37,9 +38,17 @@ public abstract record Decision
         }
     }
 
+    /// <summary>
+    /// Events to persist as they are: the conversation's own (created, title, key, deleted), with any log entries they
+    /// bring already stamped. <see cref="Code"/> is the success answer's code (Created for a new conversation).
+    /// </summary>
+    public sealed record Store(IReadOnlyList<object> Events, ResultCode Code = ResultCode.Ok) : Decision;
+
     public sealed record Refuse(ResultCode Code, string Detail) : Decision;
 
     public static readonly Append Nothing = new([]);
+
+    public static readonly Refuse NotFound = new(ResultCode.NotFound, "Conversation not found");
 }
 
 /// <summary>
@@ -138,6 +147,47 @@ public sealed record ConversationState(
         };
     }
 
+    // ---- decide (the conversation itself) ----
+
+    /// <summary>
+    /// A create. Refused once deleted; a repeat stores only the caller's new key (the existing conversation, answered
+    /// Ok); a new conversation stores Created, a V0 conversation's start and the initial message, stamped in that
+    /// order (answered Created).
+    /// </summary>
+    public Decision DecideCreate(Create c, DateTime nowUtc)
+    {
+        if (Deleted) return new Decision.Refuse(ResultCode.Conflict, "Conversation was deleted");
+        // A repeated create returns the existing conversation with a fresh key of its own.
+        if (Exists) return new Decision.Store([new ConversationEvents.KeyIssued(c.KeyHash)]);
+        var created = new ConversationEvents.Created(Id, c.Dialect, c.Title, nowUtc.Ticks, c.KeyHash);
+        var events = new List<object> { created };
+        var state = Apply(created);
+        if (c.Dialect == Dialect.V0)
+        {
+            var start = state.Stamp(V0Start(), nowUtc);
+            events.AddRange(start);
+            state = start.Aggregate(state, (st, e) => st.Apply(e));
+            if (c.InitialMessage is { } m
+                && state.DecideUserAction(V0Json.UserMessage(DemoAgentActor.UserText(m.ContentJson, isContentArray: true))) is Decision.Append v0)
+                events.AddRange(state.Stamp(v0.Drafts, nowUtc));
+        }
+        else if (c.InitialMessage is { } message && state.DecideMessage(message) is Decision.Append a)
+        {
+            events.AddRange(state.Stamp(a.Drafts, nowUtc));
+        }
+        return new Decision.Store(events, ResultCode.Created);
+    }
+
+    public Decision DecideTitle(string title, DateTime nowUtc) =>
+        IsLive ? new Decision.Store([new ConversationEvents.TitleChanged(title, nowUtc.Ticks)]) : Decision.NotFound;
+
+    public Decision DecideDelete(DateTime nowUtc) =>
+        IsLive ? new Decision.Store([new ConversationEvents.Deleted(nowUtc.Ticks)]) : Decision.NotFound;
+
+    /// <summary>A demo agent's step lands only while its run is under way (the run's own id is checked by <see cref="AgentRuns"/>).</summary>
+    public Decision DecideAgentStep(IReadOnlyList<Draft> drafts) =>
+        IsRunning && IsLive ? new Decision.Append(drafts) : new Decision.Refuse(ResultCode.Conflict, "no run is under way");
+
     // ---- decide ----
 
     public Decision DecideMessage(UserMessage message)
@@ -224,7 +274,7 @@ public sealed record ConversationState(
 
     /// <summary>Not found, or a command of the other dialect (400 naming the conversation's own).</summary>
     private Decision.Refuse? Refusal(Dialect expected) =>
-        !IsLive ? new Decision.Refuse(ResultCode.NotFound, "Conversation not found")
+        !IsLive ? Decision.NotFound
         : Dialect != expected ? new Decision.Refuse(ResultCode.BadRequest,
             $"wrong protocol: conversation is {Dialect.ToWire()}" + (Dialect == Dialect.V0
                 ? " (use the Socket.IO endpoint, and V0 events with action or observation for ingest)"
