@@ -29,10 +29,9 @@ public sealed class ConversationActor : ReceivePersistentActor
     private ConversationState _state;   // durable: only what the journal holds
     private ConversationState _decided; // durable + in-flight writes: what the next decision builds on
     private readonly ConversationLog _history;
-    private readonly HashSet<IActorRef> _subscribers = [];
+    private readonly SubscriberSet _subscribers;
     private readonly Queue<(IActorRef ReplyTo, object OnFailure)> _awaiting = new();
     private long _lastSnapshotSeqNr;
-    private long _publishedSeq; // the last seq every subscriber has been sent
     private int _runId;
     private bool _runStarting; // a durable event of the current batch moved the status to running
     private IActorRef? _agent;
@@ -45,6 +44,7 @@ public sealed class ConversationActor : ReceivePersistentActor
         _directory = directory;
         _state = _decided = ConversationState.Empty(id);
         _history = new ConversationLog(Context.System, PersistenceIdOf(id), settings.TailSize);
+        _subscribers = new SubscriberSet(id, settings.MaxSubscribers, Context);
 
         Recover<SnapshotOffer>(OnSnapshotOffer);
         Recover<EventEnvelope>(e => ApplyDurable(e));
@@ -75,7 +75,7 @@ public sealed class ConversationActor : ReceivePersistentActor
         Command<Subscribe>(OnSubscribe);
         Command<Unsubscribe>(u => RemoveSubscriber(u.Subscriber));
         Command<ReadRange>(OnReadRange);
-        Command<SubscriberTerminated>(t => RemoveSubscriber(t.Subscriber));
+        Command<SubscriberSet.Terminated>(t => RemoveSubscriber(t.Subscriber));
 
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Snapshot of {0} failed; the journal still holds everything", _id));
@@ -98,7 +98,7 @@ public sealed class ConversationActor : ReceivePersistentActor
         if (offer.Snapshot is not ConversationSnapshot s) return;
         _state = _decided = s.State;
         _history.Index.Load(s.Index);
-        _publishedSeq = s.State.LastSeq;
+        _subscribers.PublishedSeq = s.State.LastSeq;
         _lastSnapshotSeqNr = offer.Metadata.SequenceNr;
     }
 
@@ -156,7 +156,7 @@ public sealed class ConversationActor : ReceivePersistentActor
             _awaiting.Dequeue();
             UpdateDirectory(events);
             replyTo.Tell(r is CreateResult c ? c with { Info = _state.Info } : r);
-            Publish(events);
+            _subscribers.Publish(events);
             AfterDurable(events);
         });
     }
@@ -191,21 +191,8 @@ public sealed class ConversationActor : ReceivePersistentActor
         if (evt is EventEnvelope e)
         {
             _history.Written(e, LastSequenceNr);
-            if (IsRecovering) _publishedSeq = e.Seq;
+            if (IsRecovering) _subscribers.PublishedSeq = e.Seq;
         }
-    }
-
-    /// <summary>
-    /// Sends a durable batch's events, the same bytes to each, to every subscriber: one message per subscriber per
-    /// write (<see cref="EventsPublished"/>), not one per event.
-    /// </summary>
-    private void Publish(IReadOnlyList<object> events)
-    {
-        var envelopes = events.OfType<EventEnvelope>().ToArray();
-        if (envelopes.Length == 0) return;
-        _publishedSeq = envelopes[^1].Seq;
-        object message = envelopes.Length == 1 ? envelopes[0] : new EventsPublished(_id, envelopes);
-        foreach (var s in _subscribers) s.Tell(message);
     }
 
     private void UpdateDirectory(IReadOnlyList<object> events)
@@ -219,11 +206,7 @@ public sealed class ConversationActor : ReceivePersistentActor
     private void AfterDurable(IReadOnlyList<object> events)
     {
         if (events.Count == 0) return;
-        if (_state.Deleted)
-        {
-            foreach (var s in _subscribers) s.Tell(new Ended(_id, RefusalReason.Deleted));
-            _subscribers.Clear();
-        }
+        if (_state.Deleted) _subscribers.EndAll(RefusalReason.Deleted);
         if (_settings.DemoAgent)
             foreach (var e in events)
                 if (e is EventEnvelope { Source: EventSources.User, Kind: "MessageEvent" or "action:message" } m)
@@ -293,28 +276,9 @@ public sealed class ConversationActor : ReceivePersistentActor
 
     private void OnSubscribe(Subscribe s)
     {
-        if (!_state.IsLive) { Sender.Tell(new Refused(_id, RefusalReason.NotFound)); return; }
-        if (s.Dialect != _state.Dialect) { Sender.Tell(new Refused(_id, RefusalReason.WrongProtocol)); return; }
-        long? after = s.From.Kind switch
-        {
-            ReplayKind.LiveOnly => _publishedSeq,
-            ReplayKind.All => 0,
-            ReplayKind.AfterSeq => Math.Min(s.From.AfterSeq, _state.LastSeq),
-            ReplayKind.AfterEventId => s.From.AfterEventId is { } eid ? _history.Index.SeqOf(eid) : null,
-            ReplayKind.SinceTimestamp => _history.Index.LastSeqBefore(s.From.SinceTicks),
-            _ => null,
-        };
-        if (after is null) { Sender.Tell(new Refused(_id, RefusalReason.UnknownAfterEventId)); return; }
-        if (!_subscribers.Contains(s.Subscriber) && _subscribers.Count >= _settings.MaxSubscribers)
-        {
-            Sender.Tell(new Refused(_id, RefusalReason.TooManySubscribers));
-            return;
-        }
-        if (_subscribers.Add(s.Subscriber))
-            Context.WatchWith(s.Subscriber, new SubscriberTerminated(s.Subscriber));
-        // Everything after _publishedSeq will be published to the new subscriber; the rest it reads as replay.
-        Sender.Tell(new Subscribed(_id, _publishedSeq, Math.Min(after.Value, _publishedSeq), V1Json.FullState(_state.Info, Now())));
-        UpdateIdleTimeout();
+        var answer = _subscribers.Subscribe(s, _state, _history.Index, Now());
+        Sender.Tell(answer);
+        if (answer is Subscribed) UpdateIdleTimeout();
     }
 
     private void OnReadRange(ReadRange r) =>
@@ -323,7 +287,7 @@ public sealed class ConversationActor : ReceivePersistentActor
 
     private void RemoveSubscriber(IActorRef subscriber)
     {
-        if (_subscribers.Remove(subscriber)) Context.Unwatch(subscriber);
+        _subscribers.Remove(subscriber);
         UpdateIdleTimeout();
     }
 
@@ -344,8 +308,6 @@ public sealed class ConversationActor : ReceivePersistentActor
     }
 
     private static DateTime Now() => DateTime.UtcNow;
-
-    private sealed record SubscriberTerminated(IActorRef Subscriber);
 
     /// <summary>The shard's hand-off and passivation stop message (local: shard and entity share a node).</summary>
     public sealed record StopGracefully
