@@ -43,7 +43,7 @@ public sealed class ConversationActor : ReceivePersistentActor
         _settings = settings;
         _directory = directory;
         _state = _decided = ConversationState.Empty(id);
-        _history = new ConversationLog(Context.System, PersistenceIdOf(id), settings.TailSize);
+        _history = new ConversationLog(Context.System, id, PersistenceIdOf(id), settings.TailSize);
         _subscribers = new SubscriberSet(id, settings.MaxSubscribers, Context);
 
         Recover<SnapshotOffer>(OnSnapshotOffer);
@@ -67,14 +67,14 @@ public sealed class ConversationActor : ReceivePersistentActor
         Command<Delete>(_ => Execute(_decided.DecideDelete(Now()), CommandResult.Ok));
 
         Command<GetInfo>(_ => Sender.Tell(_state.IsLive ? new InfoResult(ResultCode.Ok, _state.Info) : new InfoResult(ResultCode.NotFound, null)));
-        Command<SearchEvents>(OnSearch);
-        Command<CountEvents>(q => Sender.Tell(_state.IsLive ? new EventCount(ResultCode.Ok, _history.Index.CountMatching(q.Filter)) : new EventCount(ResultCode.NotFound, 0)));
-        Command<GetEvent>(OnGetEvent);
+        Command<SearchEvents>(q => _history.Search(q, _state.IsLive, Sender));
+        Command<CountEvents>(q => Sender.Tell(_history.Count(q.Filter, _state.IsLive)));
+        Command<GetEvent>(q => _history.Get(q.EventId, _state.IsLive, Sender));
         Command<Authorize>(q => Sender.Tell(new AuthorizeResult(_state.IsLive, _state.Opens(q.KeyHash))));
 
         Command<Subscribe>(OnSubscribe);
         Command<Unsubscribe>(u => RemoveSubscriber(u.Subscriber));
-        Command<ReadRange>(OnReadRange);
+        Command<ReadRange>(r => _history.Read(r, _state.LastSeq, _settings.ReplayChunk, Sender));
         Command<SubscriberSet.Terminated>(t => RemoveSubscriber(t.Subscriber));
 
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
@@ -254,24 +254,6 @@ public sealed class ConversationActor : ReceivePersistentActor
         while (_awaiting.TryDequeue(out var a)) a.ReplyTo.Tell(a.OnFailure);
     }
 
-    // ---- queries ----
-
-    private void OnSearch(SearchEvents q)
-    {
-        if (!_state.IsLive) { Sender.Tell(new EventPage(ResultCode.NotFound, [], null)); return; }
-        var (items, next, unknownPage) = _history.Index.Page(q.Filter, q.PageId, q.Limit, q.Descending);
-        if (unknownPage) { Sender.Tell(new EventPage(ResultCode.BadRequest, [], null)); return; }
-        _history.Bodies(items).PipeTo(Sender, success: bodies => new EventPage(ResultCode.Ok, bodies, next),
-            failure: _ => new EventPage(ResultCode.Unavailable, [], null));
-    }
-
-    private void OnGetEvent(GetEvent q)
-    {
-        if (!_state.IsLive || _history.Index.SeqOf(q.EventId) is not { } seq) { Sender.Tell(new EventResult(ResultCode.NotFound, null)); return; }
-        _history.Bodies([_history.Index.At(seq)]).PipeTo(Sender, success: b => new EventResult(ResultCode.Ok, b[0]),
-            failure: _ => new EventResult(ResultCode.Unavailable, null));
-    }
-
     // ---- subscriptions ----
 
     private void OnSubscribe(Subscribe s)
@@ -280,10 +262,6 @@ public sealed class ConversationActor : ReceivePersistentActor
         Sender.Tell(answer);
         if (answer is Subscribed) UpdateIdleTimeout();
     }
-
-    private void OnReadRange(ReadRange r) =>
-        _history.Range(r.FromSeq, Math.Min(r.ToSeq, _state.LastSeq), Math.Clamp(r.Max, 1, _settings.ReplayChunk))
-            .PipeTo(Sender, success: events => new EventRange(_id, events));
 
     private void RemoveSubscriber(IActorRef subscriber)
     {
