@@ -5,8 +5,6 @@ using Akka.Persistence;
 using Akka.Sync.Actors.Agents;
 using Akka.Sync.Actors.Observability;
 using Akka.Sync.Protocol;
-using Akka.Sync.Protocol.V0;
-using Akka.Sync.Protocol.V1;
 using static Akka.Sync.Protocol.ConversationCommands;
 using static Akka.Sync.Protocol.ConversationQueries;
 using static Akka.Sync.Protocol.ConversationReplies;
@@ -15,27 +13,27 @@ using static Akka.Sync.Protocol.ConversationSubscription;
 namespace Akka.Sync.Actors.Conversations;
 
 /// <summary>
-/// One conversation: a Cluster Sharding entity that owns its event log and execution status.
-/// For every command: decide → stamp (seq, id, timestamp) → persist → apply → reply → publish.
-/// Nothing leaves the actor before it is durable.
+/// One conversation: a Cluster Sharding entity that owns its event log and execution status. This actor is the write
+/// pipeline — for every command: decide → stamp (seq, id, timestamp) → persist → apply → reply → publish; nothing
+/// leaves it before it is durable. The rules are <see cref="ConversationState"/>'s; the reads are
+/// <see cref="ConversationLog"/>'s; subscribers, snapshots and the demo agent are <see cref="SubscriberSet"/>,
+/// <see cref="SnapshotPolicy"/> and <see cref="AgentRuns"/>. Supervised by its shard (see ConversationHosting).
 /// </summary>
 public sealed class ConversationActor : ReceivePersistentActor
 {
+    private static readonly AppendResult AppendAnswer = new(ResultCode.Ok, null, []);
+
     private readonly ConversationId _id;
     private readonly ConversationSettings _settings;
     private readonly IActorRef _directory;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-
-    private ConversationState _state;   // durable: only what the journal holds
-    private ConversationState _decided; // durable + in-flight writes: what the next decision builds on
     private readonly ConversationLog _history;
     private readonly SubscriberSet _subscribers;
+    private readonly SnapshotPolicy _snapshots;
+    private readonly AgentRuns _agent;
     private readonly Queue<(IActorRef ReplyTo, object OnFailure)> _awaiting = new();
-    private long _lastSnapshotSeqNr;
-    private int _runId;
-    private bool _runStarting; // a durable event of the current batch moved the status to running
-    private IActorRef? _agent;
-    private byte[]? _unseenUserMessage; // a user message stored since the demo agent's last run started
+    private ConversationState _state;   // durable: only what the journal holds
+    private ConversationState _decided; // durable + in-flight writes: what the next decision builds on
 
     public ConversationActor(ConversationId id, ConversationSettings settings, IActorRef directory)
     {
@@ -45,6 +43,8 @@ public sealed class ConversationActor : ReceivePersistentActor
         _state = _decided = ConversationState.Empty(id);
         _history = new ConversationLog(Context.System, id, PersistenceIdOf(id), settings.TailSize);
         _subscribers = new SubscriberSet(id, settings.MaxSubscribers, Context);
+        _snapshots = new SnapshotPolicy(settings.SnapshotEvery);
+        _agent = new AgentRuns(settings);
 
         Recover<SnapshotOffer>(OnSnapshotOffer);
         Recover<EventEnvelope>(e => ApplyDurable(e));
@@ -62,7 +62,7 @@ public sealed class ConversationActor : ReceivePersistentActor
         Command<AppendEvents>(c => Execute(_decided.DecideAppend(c.Events, _history.SeqOfAny), AppendAnswer));
         Command<SubmitUserAction>(c => Execute(_decided.DecideUserAction(c.Action), CommandResult.Ok));
         Command<AppendV0Events>(c => Execute(_decided.DecideV0Append(c.Events), AppendAnswer));
-        Command<DemoAgentActor.Step>(OnAgentStep);
+        Command<DemoAgentActor.Step>(s => Execute(_agent.Decide(s, _decided), new DemoAgentActor.StepDone(s.RunId)));
         Command<SetTitle>(c => Execute(_decided.DecideTitle(c.Title, Now()), CommandResult.Ok));
         Command<Delete>(_ => Execute(_decided.DecideDelete(Now()), CommandResult.Ok));
 
@@ -71,13 +71,13 @@ public sealed class ConversationActor : ReceivePersistentActor
         Command<CountEvents>(q => Sender.Tell(_history.Count(q.Filter, _state.IsLive)));
         Command<GetEvent>(q => _history.Get(q.EventId, _state.IsLive, Sender));
         Command<Authorize>(q => Sender.Tell(new AuthorizeResult(_state.IsLive, _state.Opens(q.KeyHash))));
+        Command<ReadRange>(r => _history.Read(r, _state.LastSeq, _settings.ReplayChunk, Sender));
 
         Command<Subscribe>(OnSubscribe);
         Command<Unsubscribe>(u => RemoveSubscriber(u.Subscriber));
-        Command<ReadRange>(r => _history.Read(r, _state.LastSeq, _settings.ReplayChunk, Sender));
         Command<SubscriberSet.Terminated>(t => RemoveSubscriber(t.Subscriber));
 
-        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
+        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(SnapshotPolicy.Superseded(s.Metadata)));
         Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Snapshot of {0} failed; the journal still holds everything", _id));
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(_ => { });
@@ -99,7 +99,7 @@ public sealed class ConversationActor : ReceivePersistentActor
         _state = _decided = s.State;
         _history.Index.Load(s.Index);
         _subscribers.PublishedSeq = s.State.LastSeq;
-        _lastSnapshotSeqNr = offer.Metadata.SequenceNr;
+        _snapshots.Offered(offer.Metadata.SequenceNr);
     }
 
     private void OnRecovered()
@@ -108,15 +108,9 @@ public sealed class ConversationActor : ReceivePersistentActor
         UpdateIdleTimeout();
     }
 
-    // ---- commands ----
+    // ---- writes ----
 
-    private void OnAgentStep(DemoAgentActor.Step step) =>
-        // A demo step only lands in the run it belongs to: a pause or a new run ends the old one.
-        Execute(step.RunId == _runId ? _decided.DecideAgentStep(step.Drafts) : Decision.NotFound, new DemoAgentActor.StepDone(step.RunId));
-
-    private static readonly AppendResult AppendAnswer = new(ResultCode.Ok, null, []);
-
-    /// <summary>Writes what a decision drafted or stored (answered once durable), or answers its refusal.</summary>
+    /// <summary>Writes what a decision drafted or stored (answered once durable), or answers its refusal now.</summary>
     private void Execute(Decision decision, object reply)
     {
         switch (decision)
@@ -161,6 +155,37 @@ public sealed class ConversationActor : ReceivePersistentActor
         });
     }
 
+    /// <summary>Applies one durable event: state, index and tail (publishing waits for the reply).</summary>
+    private void ApplyDurable(object evt)
+    {
+        var wasRunning = _state.IsRunning;
+        _state = _state.Apply(evt);
+        if (IsRecovering) _decided = _state;
+        else _agent.Applied(wasRunning, _state.IsRunning);
+        if (evt is EventEnvelope e)
+        {
+            _history.Written(e, LastSequenceNr);
+            if (IsRecovering) _subscribers.PublishedSeq = e.Seq;
+        }
+    }
+
+    /// <summary>After a batch is durable and published: ended subscriptions, the agent, snapshots.</summary>
+    private void AfterDurable(IReadOnlyList<object> events)
+    {
+        if (events.Count == 0) return;
+        if (_state.Deleted) _subscribers.EndAll(RefusalReason.Deleted);
+        _agent.Written(events, _state.Dialect, Context);
+        if (_snapshots.Due(LastSequenceNr, _state, _history.Index) is { } snapshot) SaveSnapshot(snapshot);
+        UpdateIdleTimeout();
+    }
+
+    private void UpdateDirectory(IReadOnlyList<object> events)
+    {
+        // The directory lists info and status: conversation events and status changes move it, other log entries not.
+        if (events.Any(e => e is not EventEnvelope || e is EventEnvelope { Kind: "ConversationStateUpdateEvent" }))
+            _directory.Tell(new DirectoryCommands.Upsert(_state.Info, _state.Deleted));
+    }
+
     private void RecordWrite(IReadOnlyList<object> events, long started)
     {
         SyncMetrics.JournalWriteLatency.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
@@ -169,70 +194,7 @@ public sealed class ConversationActor : ReceivePersistentActor
             SyncMetrics.EventsAppended.Add(appended, new KeyValuePair<string, object?>("dialect", _state.Dialect.ToWire()));
     }
 
-    protected override void PreStart()
-    {
-        SyncMetrics.ConversationsActive.Add(1);
-        base.PreStart();
-    }
-
-    protected override void PostStop()
-    {
-        SyncMetrics.ConversationsActive.Add(-1);
-        base.PostStop();
-    }
-
-    /// <summary>Applies one durable event: state, index and tail (publishing waits for the reply).</summary>
-    private void ApplyDurable(object evt)
-    {
-        var wasRunning = _state.IsRunning;
-        _state = _state.Apply(evt);
-        if (IsRecovering) _decided = _state;
-        else if (_state.IsRunning && !wasRunning) _runStarting = true;
-        if (evt is EventEnvelope e)
-        {
-            _history.Written(e, LastSequenceNr);
-            if (IsRecovering) _subscribers.PublishedSeq = e.Seq;
-        }
-    }
-
-    private void UpdateDirectory(IReadOnlyList<object> events)
-    {
-        var statusChanged = events.Any(e => e is EventEnvelope { Kind: "ConversationStateUpdateEvent" });
-        if (events.Any(e => e is not EventEnvelope) || statusChanged)
-            _directory.Tell(new DirectoryCommands.Upsert(_state.Info, _state.Deleted));
-    }
-
-    /// <summary>After a batch is durable and published: ended subscriptions, the agent, snapshots.</summary>
-    private void AfterDurable(IReadOnlyList<object> events)
-    {
-        if (events.Count == 0) return;
-        if (_state.Deleted) _subscribers.EndAll(RefusalReason.Deleted);
-        if (_settings.DemoAgent)
-            foreach (var e in events)
-                if (e is EventEnvelope { Source: EventSources.User, Kind: "MessageEvent" or "action:message" } m)
-                    _unseenUserMessage = m.Json;
-        if (_runStarting)
-        {
-            _runStarting = false;
-            StartAgentRun();
-        }
-        if (LastSequenceNr - _lastSnapshotSeqNr >= _settings.SnapshotEvery)
-        {
-            _lastSnapshotSeqNr = LastSequenceNr;
-            SaveSnapshot(new ConversationSnapshot(_state, _history.Index.Entries.ToArray()));
-        }
-        UpdateIdleTimeout();
-    }
-
-    private void StartAgentRun()
-    {
-        _runId++;
-        if (!_settings.DemoAgent) return;
-        _agent ??= Context.ActorOf(DemoAgentActor.Props(_settings.DemoStepDelay), "demo-agent");
-        // The newest user message the agent has not seen yet (null: a resumed run, the agent carries on).
-        _agent.Tell(new DemoAgentActor.StartRun(_runId, _state.Dialect, _unseenUserMessage));
-        _unseenUserMessage = null;
-    }
+    // ---- journal failures ----
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
@@ -273,7 +235,7 @@ public sealed class ConversationActor : ReceivePersistentActor
 
     private void UpdateIdleTimeout()
     {
-        if (_subscribers.Count > 0 || _decided.IsRunning && _agent is not null)
+        if (_subscribers.Count > 0 || _decided.IsRunning && _agent.HasAgent)
             Context.SetReceiveTimeout(null);
         else
             Context.SetReceiveTimeout(_state.IsLive ? _settings.IdleTimeout : _settings.AbsentIdleTimeout);
@@ -285,6 +247,18 @@ public sealed class ConversationActor : ReceivePersistentActor
         Context.Parent.Tell(new Passivate(StopGracefully.Instance));
     }
 
+    protected override void PreStart()
+    {
+        SyncMetrics.ConversationsActive.Add(1);
+        base.PreStart();
+    }
+
+    protected override void PostStop()
+    {
+        SyncMetrics.ConversationsActive.Add(-1);
+        base.PostStop();
+    }
+
     private static DateTime Now() => DateTime.UtcNow;
 
     /// <summary>The shard's hand-off and passivation stop message (local: shard and entity share a node).</summary>
@@ -292,23 +266,4 @@ public sealed class ConversationActor : ReceivePersistentActor
     {
         public static readonly StopGracefully Instance = new();
     }
-}
-
-/// <summary>What a conversation snapshot holds: its state and the index of its whole log.</summary>
-public sealed record ConversationSnapshot(ConversationState State, IndexEntry[] Index) : ISyncMessage;
-
-public sealed record ConversationSettings(
-    int TailSize = 2000,
-    int SnapshotEvery = 1000,
-    int ReplayChunk = 500,
-    bool DemoAgent = true,
-    TimeSpan DemoStepDelay = default,
-    TimeSpan IdleTimeout = default,
-    TimeSpan AbsentIdleTimeout = default,
-    int MaxSubscribers = 1000)
-{
-    public static ConversationSettings Default { get; } = new(
-        DemoStepDelay: TimeSpan.FromMilliseconds(300),
-        IdleTimeout: TimeSpan.FromMinutes(2),
-        AbsentIdleTimeout: TimeSpan.FromSeconds(10));
 }
