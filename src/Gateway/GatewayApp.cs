@@ -36,7 +36,7 @@ public static partial class GatewayApp
         builder.Services.AddSingleton<Transport.SocketBudget>();
         builder.Services.AddSingleton<WebClients.CanvasHolder>();
         builder.Services.AddHttpContextAccessor();
-        builder.Services.AddScoped<ConversationEndpoints.Ctx>();
+        builder.Services.AddScoped<RequestContext>();
         builder.Services.AddSyncHealthChecks();
         builder.Services.AddAkka(settings.Akka.SystemName, (akka, _) => akka.AddAkkaSync(settings.Akka));
         builder.Services.AddSingleton<ClusterMetrics>();

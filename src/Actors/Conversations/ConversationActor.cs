@@ -5,8 +5,6 @@ using Akka.Persistence;
 using Akka.Sync.Actors.Agents;
 using Akka.Sync.Actors.Observability;
 using Akka.Sync.Protocol;
-using Akka.Sync.Protocol.V0;
-using Akka.Sync.Protocol.V1;
 using static Akka.Sync.Protocol.ConversationCommands;
 using static Akka.Sync.Protocol.ConversationQueries;
 using static Akka.Sync.Protocol.ConversationReplies;
@@ -15,28 +13,27 @@ using static Akka.Sync.Protocol.ConversationSubscription;
 namespace Akka.Sync.Actors.Conversations;
 
 /// <summary>
-/// One conversation: a Cluster Sharding entity that owns its event log and execution status.
-/// For every command: decide → stamp (seq, id, timestamp) → persist → apply → reply → publish.
-/// Nothing leaves the actor before it is durable.
+/// One conversation: a Cluster Sharding entity that owns its event log and execution status. This actor is the write
+/// pipeline — for every command: decide → stamp (seq, id, timestamp) → persist → apply → reply → publish; nothing
+/// leaves it before it is durable. The rules are <see cref="ConversationState"/>'s; the reads are
+/// <see cref="ConversationLog"/>'s; subscribers, snapshots and the demo agent are <see cref="SubscriberSet"/>,
+/// <see cref="SnapshotPolicy"/> and <see cref="AgentRuns"/>. Supervised by its shard (see ConversationHosting).
 /// </summary>
 public sealed class ConversationActor : ReceivePersistentActor
 {
+    private static readonly AppendResult AppendAnswer = new(ResultCode.Ok, null, []);
+
     private readonly ConversationId _id;
     private readonly ConversationSettings _settings;
     private readonly IActorRef _directory;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-
+    private readonly ConversationLog _history;
+    private readonly SubscriberSet _subscribers;
+    private readonly SnapshotPolicy _snapshots;
+    private readonly AgentRuns _agent;
+    private readonly Queue<(IActorRef ReplyTo, object OnFailure)> _awaiting = new();
     private ConversationState _state;   // durable: only what the journal holds
     private ConversationState _decided; // durable + in-flight writes: what the next decision builds on
-    private readonly ConversationLog _history;
-    private readonly HashSet<IActorRef> _subscribers = [];
-    private readonly Queue<(IActorRef ReplyTo, object OnFailure)> _awaiting = new();
-    private long _lastSnapshotSeqNr;
-    private long _publishedSeq; // the last seq every subscriber has been sent
-    private int _runId;
-    private bool _runStarting; // a durable event of the current batch moved the status to running
-    private IActorRef? _agent;
-    private byte[]? _unseenUserMessage; // a user message stored since the demo agent's last run started
 
     public ConversationActor(ConversationId id, ConversationSettings settings, IActorRef directory)
     {
@@ -44,7 +41,10 @@ public sealed class ConversationActor : ReceivePersistentActor
         _settings = settings;
         _directory = directory;
         _state = _decided = ConversationState.Empty(id);
-        _history = new ConversationLog(Context.System, PersistenceIdOf(id), settings.TailSize);
+        _history = new ConversationLog(Context.System, id, PersistenceIdOf(id), settings.TailSize);
+        _subscribers = new SubscriberSet(id, settings.MaxSubscribers, Context);
+        _snapshots = new SnapshotPolicy(settings.SnapshotEvery);
+        _agent = new AgentRuns(settings);
 
         Recover<SnapshotOffer>(OnSnapshotOffer);
         Recover<EventEnvelope>(e => ApplyDurable(e));
@@ -54,30 +54,30 @@ public sealed class ConversationActor : ReceivePersistentActor
         Recover<ConversationEvents.Deleted>(e => ApplyDurable(e));
         Recover<RecoveryCompleted>(_ => OnRecovered());
 
-        Command<Create>(OnCreate);
+        Command<Create>(c => Execute(_decided.DecideCreate(c, Now()), new CreateResult(ResultCode.Created, null, null)));
         Command<SendMessage>(c => Execute(_decided.DecideMessage(c.Message), CommandResult.Ok));
         Command<Run>(_ => Execute(_decided.DecideRun(), CommandResult.Ok));
         Command<Pause>(p => Execute(_decided.DecidePause(p.Interrupt), CommandResult.Ok));
         Command<RespondToConfirmation>(c => Execute(_decided.DecideConfirmation(c.Accept, c.Reason), CommandResult.Ok));
-        Command<AppendEvents>(OnAppendEvents);
+        Command<AppendEvents>(c => Execute(_decided.DecideAppend(c.Events, _history.SeqOfAny), AppendAnswer));
         Command<SubmitUserAction>(c => Execute(_decided.DecideUserAction(c.Action), CommandResult.Ok));
-        Command<AppendV0Events>(OnAppendV0Events);
-        Command<DemoAgentActor.Step>(OnAgentStep);
-        Command<SetTitle>(OnSetTitle);
-        Command<Delete>(OnDelete);
+        Command<AppendV0Events>(c => Execute(_decided.DecideV0Append(c.Events), AppendAnswer));
+        Command<DemoAgentActor.Step>(s => Execute(_agent.Decide(s, _decided), new DemoAgentActor.StepDone(s.RunId)));
+        Command<SetTitle>(c => Execute(_decided.DecideTitle(c.Title, Now()), CommandResult.Ok));
+        Command<Delete>(_ => Execute(_decided.DecideDelete(Now()), CommandResult.Ok));
 
         Command<GetInfo>(_ => Sender.Tell(_state.IsLive ? new InfoResult(ResultCode.Ok, _state.Info) : new InfoResult(ResultCode.NotFound, null)));
-        Command<SearchEvents>(OnSearch);
-        Command<CountEvents>(q => Sender.Tell(_state.IsLive ? new EventCount(ResultCode.Ok, _history.Index.CountMatching(q.Filter)) : new EventCount(ResultCode.NotFound, 0)));
-        Command<GetEvent>(OnGetEvent);
+        Command<SearchEvents>(q => _history.Search(q, _state.IsLive, Sender));
+        Command<CountEvents>(q => Sender.Tell(_history.Count(q.Filter, _state.IsLive)));
+        Command<GetEvent>(q => _history.Get(q.EventId, _state.IsLive, Sender));
         Command<Authorize>(q => Sender.Tell(new AuthorizeResult(_state.IsLive, _state.Opens(q.KeyHash))));
+        Command<ReadRange>(r => _history.Read(r, _state.LastSeq, _settings.ReplayChunk, Sender));
 
         Command<Subscribe>(OnSubscribe);
         Command<Unsubscribe>(u => RemoveSubscriber(u.Subscriber));
-        Command<ReadRange>(OnReadRange);
-        Command<SubscriberTerminated>(t => RemoveSubscriber(t.Subscriber));
+        Command<SubscriberSet.Terminated>(t => RemoveSubscriber(t.Subscriber));
 
-        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
+        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(SnapshotPolicy.Superseded(s.Metadata)));
         Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Snapshot of {0} failed; the journal still holds everything", _id));
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(_ => { });
@@ -98,8 +98,8 @@ public sealed class ConversationActor : ReceivePersistentActor
         if (offer.Snapshot is not ConversationSnapshot s) return;
         _state = _decided = s.State;
         _history.Index.Load(s.Index);
-        _publishedSeq = s.State.LastSeq;
-        _lastSnapshotSeqNr = offer.Metadata.SequenceNr;
+        _subscribers.PublishedSeq = s.State.LastSeq;
+        _snapshots.Offered(offer.Metadata.SequenceNr);
     }
 
     private void OnRecovered()
@@ -108,117 +108,22 @@ public sealed class ConversationActor : ReceivePersistentActor
         UpdateIdleTimeout();
     }
 
-    // ---- commands ----
+    // ---- writes ----
 
-    private void OnCreate(Create c)
-    {
-        if (_decided.Deleted)
-        {
-            Sender.Tell(new CreateResult(ResultCode.Conflict, "Conversation was deleted", null));
-            return;
-        }
-        if (_decided.Exists)
-        {
-            // A repeated create returns the existing conversation with a fresh key of its own.
-            Persist([new ConversationEvents.KeyIssued(c.KeyHash)], new CreateResult(ResultCode.Ok, null, null));
-            return;
-        }
-        var created = new ConversationEvents.Created(_id, c.Dialect, c.Title, Now().Ticks, c.KeyHash);
-        var afterCreate = _decided.Apply(created);
-        var events = new List<object> { created };
-        if (c.Dialect == Dialect.V0)
-        {
-            var start = afterCreate.Stamp(ConversationState.V0Start(), Now());
-            events.AddRange(start);
-            afterCreate = start.Aggregate(afterCreate, (st, e) => st.Apply(e));
-            if (c.InitialMessage is { } m && afterCreate.DecideUserAction(V0Json.UserMessage(DemoAgentActor.UserText(m.ContentJson, isContentArray: true))) is Decision.Append v0)
-                events.AddRange(afterCreate.Stamp(v0.Drafts, Now()));
-        }
-        else if (c.InitialMessage is { } message && afterCreate.DecideMessage(message) is Decision.Append a)
-        {
-            events.AddRange(afterCreate.Stamp(a.Drafts, Now()));
-        }
-        Persist(events, new CreateResult(ResultCode.Created, null, null));
-    }
-
-    private void OnAppendEvents(AppendEvents c)
-    {
-        switch (_decided.DecideAppend(c.Events, SeqOf))
-        {
-            case Decision.Refuse r:
-                Sender.Tell(new AppendResult(r.Code, r.Detail, []));
-                return;
-            case Decision.Append a:
-                var stamped = _decided.Stamp(a.Drafts, Now());
-                // Input order: ids already in the log (or in flight, or earlier in this batch) answer with their
-                // first seq, the rest take the stamped events in order.
-                var items = new AppendedItem[c.Events.Length];
-                Dictionary<string, long>? inBatch = null;
-                var next = 0;
-                for (var i = 0; i < items.Length; i++)
-                {
-                    var e = c.Events[i];
-                    if (e.Id is not null && (SeqOf(e.Id) ?? (inBatch is not null && inBatch.TryGetValue(e.Id, out var first) ? first : null)) is { } known)
-                    {
-                        items[i] = new AppendedItem(e.Id, known);
-                        continue;
-                    }
-                    var s = stamped[next++];
-                    items[i] = new AppendedItem(s.Id, s.Seq);
-                    if (e.Id is not null) (inBatch ??= new(StringComparer.Ordinal))[e.Id] = s.Seq;
-                }
-                Persist(stamped, new AppendResult(ResultCode.Ok, null, items));
-                return;
-        }
-    }
-
-    private void OnAppendV0Events(AppendV0Events c)
-    {
-        switch (_decided.DecideV0Append(c.Events))
-        {
-            case Decision.Refuse r:
-                Sender.Tell(new AppendResult(r.Code, r.Detail, []));
-                return;
-            case Decision.Append a:
-                var stamped = _decided.Stamp(a.Drafts, Now());
-                Persist(stamped, new AppendResult(ResultCode.Ok, null, stamped.Select(e => new AppendedItem(e.Id, e.Seq)).ToArray()));
-                return;
-        }
-    }
-
-    private void OnAgentStep(DemoAgentActor.Step step)
-    {
-        // A demo step only lands in the run it belongs to: a pause or a new run ends the old one.
-        if (step.RunId != _runId || !_decided.IsRunning || !_decided.IsLive)
-        {
-            Sender.Tell(new DemoAgentActor.StepRefused(step.RunId));
-            return;
-        }
-        Execute(new Decision.Append(step.Drafts), new DemoAgentActor.StepDone(step.RunId));
-    }
-
-    private void OnSetTitle(SetTitle c)
-    {
-        if (!_decided.IsLive) { Sender.Tell(CommandResult.NotFound); return; }
-        Persist([new ConversationEvents.TitleChanged(c.Title, Now().Ticks)], CommandResult.Ok);
-    }
-
-    private void OnDelete(Delete c)
-    {
-        if (!_decided.IsLive) { Sender.Tell(CommandResult.NotFound); return; }
-        Persist([new ConversationEvents.Deleted(Now().Ticks)], CommandResult.Ok);
-    }
-
-    /// <summary>Appends what a decision drafted, or answers its refusal.</summary>
+    /// <summary>Writes what a decision drafted or stored (answered once durable), or answers its refusal now.</summary>
     private void Execute(Decision decision, object reply)
     {
         switch (decision)
         {
             case Decision.Refuse r:
-                Sender.Tell(reply is DemoAgentActor.StepDone d ? new DemoAgentActor.StepRefused(d.RunId) : new CommandResult(r.Code, r.Detail));
+                Sender.Tell(WriteReplies.Refusal(reply, r.Code, r.Detail));
                 return;
             case Decision.Append a:
-                Persist(_decided.Stamp(a.Drafts, Now()), reply);
+                var stamped = _decided.Stamp(a.Drafts, Now());
+                Persist(stamped, WriteReplies.Success(reply, a, stamped));
+                return;
+            case Decision.Store s:
+                Persist(s.Events, WriteReplies.Success(reply, s, []));
                 return;
         }
     }
@@ -235,14 +140,7 @@ public sealed class ConversationActor : ReceivePersistentActor
             _decided = _decided.Apply(e);
             if (e is EventEnvelope env) _history.Writing(env);
         }
-        var failure = reply switch
-        {
-            CreateResult => new CreateResult(ResultCode.Unavailable, "journal unavailable", null),
-            AppendResult => new AppendResult(ResultCode.Unavailable, "journal unavailable", []),
-            DemoAgentActor.StepDone d => new DemoAgentActor.StepRefused(d.RunId),
-            _ => (object)new CommandResult(ResultCode.Unavailable, "journal unavailable"),
-        };
-        _awaiting.Enqueue((replyTo, failure));
+        _awaiting.Enqueue((replyTo, WriteReplies.JournalUnavailable(reply)));
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         if (events.Count > 0) PersistAllAsync(events, ApplyDurable);
         DeferAsync(reply, r =>
@@ -252,9 +150,40 @@ public sealed class ConversationActor : ReceivePersistentActor
             _awaiting.Dequeue();
             UpdateDirectory(events);
             replyTo.Tell(r is CreateResult c ? c with { Info = _state.Info } : r);
-            Publish(events);
+            _subscribers.Publish(events);
             AfterDurable(events);
         });
+    }
+
+    /// <summary>Applies one durable event: state, index and tail (publishing waits for the reply).</summary>
+    private void ApplyDurable(object evt)
+    {
+        var wasRunning = _state.IsRunning;
+        _state = _state.Apply(evt);
+        if (IsRecovering) _decided = _state;
+        else _agent.Applied(wasRunning, _state.IsRunning);
+        if (evt is EventEnvelope e)
+        {
+            _history.Written(e, LastSequenceNr);
+            if (IsRecovering) _subscribers.PublishedSeq = e.Seq;
+        }
+    }
+
+    /// <summary>After a batch is durable and published: ended subscriptions, the agent, snapshots.</summary>
+    private void AfterDurable(IReadOnlyList<object> events)
+    {
+        if (events.Count == 0) return;
+        if (_state.Deleted) _subscribers.EndAll(RefusalReason.Deleted);
+        _agent.Written(events, _state.Dialect, Context);
+        if (_snapshots.Due(LastSequenceNr, _state, _history.Index) is { } snapshot) SaveSnapshot(snapshot);
+        UpdateIdleTimeout();
+    }
+
+    private void UpdateDirectory(IReadOnlyList<object> events)
+    {
+        // The directory lists info and status: conversation events and status changes move it, other log entries not.
+        if (events.Any(e => e is not EventEnvelope || e is EventEnvelope { Kind: "ConversationStateUpdateEvent" }))
+            _directory.Tell(new DirectoryCommands.Upsert(_state.Info, _state.Deleted));
     }
 
     private void RecordWrite(IReadOnlyList<object> events, long started)
@@ -265,87 +194,7 @@ public sealed class ConversationActor : ReceivePersistentActor
             SyncMetrics.EventsAppended.Add(appended, new KeyValuePair<string, object?>("dialect", _state.Dialect.ToWire()));
     }
 
-    protected override void PreStart()
-    {
-        SyncMetrics.ConversationsActive.Add(1);
-        base.PreStart();
-    }
-
-    protected override void PostStop()
-    {
-        SyncMetrics.ConversationsActive.Add(-1);
-        base.PostStop();
-    }
-
-    /// <summary>Applies one durable event: state, index and tail (publishing waits for the reply).</summary>
-    private void ApplyDurable(object evt)
-    {
-        var wasRunning = _state.IsRunning;
-        _state = _state.Apply(evt);
-        if (IsRecovering) _decided = _state;
-        else if (_state.IsRunning && !wasRunning) _runStarting = true;
-        if (evt is EventEnvelope e)
-        {
-            _history.Written(e, LastSequenceNr);
-            if (IsRecovering) _publishedSeq = e.Seq;
-        }
-    }
-
-    /// <summary>
-    /// Sends a durable batch's events, the same bytes to each, to every subscriber: one message per subscriber per
-    /// write (<see cref="EventsPublished"/>), not one per event.
-    /// </summary>
-    private void Publish(IReadOnlyList<object> events)
-    {
-        var envelopes = events.OfType<EventEnvelope>().ToArray();
-        if (envelopes.Length == 0) return;
-        _publishedSeq = envelopes[^1].Seq;
-        object message = envelopes.Length == 1 ? envelopes[0] : new EventsPublished(_id, envelopes);
-        foreach (var s in _subscribers) s.Tell(message);
-    }
-
-    private void UpdateDirectory(IReadOnlyList<object> events)
-    {
-        var statusChanged = events.Any(e => e is EventEnvelope { Kind: "ConversationStateUpdateEvent" });
-        if (events.Any(e => e is not EventEnvelope) || statusChanged)
-            _directory.Tell(new DirectoryCommands.Upsert(_state.Info, _state.Deleted));
-    }
-
-    /// <summary>After a batch is durable and published: ended subscriptions, the agent, snapshots.</summary>
-    private void AfterDurable(IReadOnlyList<object> events)
-    {
-        if (events.Count == 0) return;
-        if (_state.Deleted)
-        {
-            foreach (var s in _subscribers) s.Tell(new Ended(_id, RefusalReason.Deleted));
-            _subscribers.Clear();
-        }
-        if (_settings.DemoAgent)
-            foreach (var e in events)
-                if (e is EventEnvelope { Source: EventSources.User, Kind: "MessageEvent" or "action:message" } m)
-                    _unseenUserMessage = m.Json;
-        if (_runStarting)
-        {
-            _runStarting = false;
-            StartAgentRun();
-        }
-        if (LastSequenceNr - _lastSnapshotSeqNr >= _settings.SnapshotEvery)
-        {
-            _lastSnapshotSeqNr = LastSequenceNr;
-            SaveSnapshot(new ConversationSnapshot(_state, _history.Index.Entries.ToArray()));
-        }
-        UpdateIdleTimeout();
-    }
-
-    private void StartAgentRun()
-    {
-        _runId++;
-        if (!_settings.DemoAgent) return;
-        _agent ??= Context.ActorOf(DemoAgentActor.Props(_settings.DemoStepDelay), "demo-agent");
-        // The newest user message the agent has not seen yet (null: a resumed run, the agent carries on).
-        _agent.Tell(new DemoAgentActor.StartRun(_runId, _state.Dialect, _unseenUserMessage));
-        _unseenUserMessage = null;
-    }
+    // ---- journal failures ----
 
     protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
     {
@@ -367,61 +216,18 @@ public sealed class ConversationActor : ReceivePersistentActor
         while (_awaiting.TryDequeue(out var a)) a.ReplyTo.Tell(a.OnFailure);
     }
 
-    // ---- queries ----
-
-    private long? SeqOf(string eventId) => _history.SeqOfAny(eventId);
-
-    private void OnSearch(SearchEvents q)
-    {
-        if (!_state.IsLive) { Sender.Tell(new EventPage(ResultCode.NotFound, [], null)); return; }
-        var (items, next, unknownPage) = _history.Index.Page(q.Filter, q.PageId, q.Limit, q.Descending);
-        if (unknownPage) { Sender.Tell(new EventPage(ResultCode.BadRequest, [], null)); return; }
-        _history.Bodies(items).PipeTo(Sender, success: bodies => new EventPage(ResultCode.Ok, bodies, next),
-            failure: _ => new EventPage(ResultCode.Unavailable, [], null));
-    }
-
-    private void OnGetEvent(GetEvent q)
-    {
-        if (!_state.IsLive || _history.Index.SeqOf(q.EventId) is not { } seq) { Sender.Tell(new EventResult(ResultCode.NotFound, null)); return; }
-        _history.Bodies([_history.Index.At(seq)]).PipeTo(Sender, success: b => new EventResult(ResultCode.Ok, b[0]),
-            failure: _ => new EventResult(ResultCode.Unavailable, null));
-    }
-
     // ---- subscriptions ----
 
     private void OnSubscribe(Subscribe s)
     {
-        if (!_state.IsLive) { Sender.Tell(new Refused(_id, RefusalReason.NotFound)); return; }
-        if (s.Dialect != _state.Dialect) { Sender.Tell(new Refused(_id, RefusalReason.WrongProtocol)); return; }
-        long? after = s.From.Kind switch
-        {
-            ReplayKind.LiveOnly => _publishedSeq,
-            ReplayKind.All => 0,
-            ReplayKind.AfterSeq => Math.Min(s.From.AfterSeq, _state.LastSeq),
-            ReplayKind.AfterEventId => s.From.AfterEventId is { } eid ? _history.Index.SeqOf(eid) : null,
-            ReplayKind.SinceTimestamp => _history.Index.LastSeqBefore(s.From.SinceTicks),
-            _ => null,
-        };
-        if (after is null) { Sender.Tell(new Refused(_id, RefusalReason.UnknownAfterEventId)); return; }
-        if (!_subscribers.Contains(s.Subscriber) && _subscribers.Count >= _settings.MaxSubscribers)
-        {
-            Sender.Tell(new Refused(_id, RefusalReason.TooManySubscribers));
-            return;
-        }
-        if (_subscribers.Add(s.Subscriber))
-            Context.WatchWith(s.Subscriber, new SubscriberTerminated(s.Subscriber));
-        // Everything after _publishedSeq will be published to the new subscriber; the rest it reads as replay.
-        Sender.Tell(new Subscribed(_id, _publishedSeq, Math.Min(after.Value, _publishedSeq), V1Json.FullState(_state.Info, Now())));
-        UpdateIdleTimeout();
+        var answer = _subscribers.Subscribe(s, _state, _history.Index, Now());
+        Sender.Tell(answer);
+        if (answer is Subscribed) UpdateIdleTimeout();
     }
-
-    private void OnReadRange(ReadRange r) =>
-        _history.Range(r.FromSeq, Math.Min(r.ToSeq, _state.LastSeq), Math.Clamp(r.Max, 1, _settings.ReplayChunk))
-            .PipeTo(Sender, success: events => new EventRange(_id, events));
 
     private void RemoveSubscriber(IActorRef subscriber)
     {
-        if (_subscribers.Remove(subscriber)) Context.Unwatch(subscriber);
+        _subscribers.Remove(subscriber);
         UpdateIdleTimeout();
     }
 
@@ -429,7 +235,7 @@ public sealed class ConversationActor : ReceivePersistentActor
 
     private void UpdateIdleTimeout()
     {
-        if (_subscribers.Count > 0 || _decided.IsRunning && _agent is not null)
+        if (_subscribers.Count > 0 || _decided.IsRunning && _agent.HasAgent)
             Context.SetReceiveTimeout(null);
         else
             Context.SetReceiveTimeout(_state.IsLive ? _settings.IdleTimeout : _settings.AbsentIdleTimeout);
@@ -441,32 +247,23 @@ public sealed class ConversationActor : ReceivePersistentActor
         Context.Parent.Tell(new Passivate(StopGracefully.Instance));
     }
 
-    private static DateTime Now() => DateTime.UtcNow;
+    protected override void PreStart()
+    {
+        SyncMetrics.ConversationsActive.Add(1);
+        base.PreStart();
+    }
 
-    private sealed record SubscriberTerminated(IActorRef Subscriber);
+    protected override void PostStop()
+    {
+        SyncMetrics.ConversationsActive.Add(-1);
+        base.PostStop();
+    }
+
+    private static DateTime Now() => DateTime.UtcNow;
 
     /// <summary>The shard's hand-off and passivation stop message (local: shard and entity share a node).</summary>
     public sealed record StopGracefully
     {
         public static readonly StopGracefully Instance = new();
     }
-}
-
-/// <summary>What a conversation snapshot holds: its state and the index of its whole log.</summary>
-public sealed record ConversationSnapshot(ConversationState State, IndexEntry[] Index) : ISyncMessage;
-
-public sealed record ConversationSettings(
-    int TailSize = 2000,
-    int SnapshotEvery = 1000,
-    int ReplayChunk = 500,
-    bool DemoAgent = true,
-    TimeSpan DemoStepDelay = default,
-    TimeSpan IdleTimeout = default,
-    TimeSpan AbsentIdleTimeout = default,
-    int MaxSubscribers = 1000)
-{
-    public static ConversationSettings Default { get; } = new(
-        DemoStepDelay: TimeSpan.FromMilliseconds(300),
-        IdleTimeout: TimeSpan.FromMinutes(2),
-        AbsentIdleTimeout: TimeSpan.FromSeconds(10));
 }

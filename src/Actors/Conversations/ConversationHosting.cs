@@ -34,6 +34,13 @@ public static class ConversationHosting
     /// <summary>The shard a conversation lives in.</summary>
     public static string ShardOf(ConversationId id) => Extractor.ShardId(id.Hex, null);
 
+    /// <summary>
+    /// The conversation shard region. Supervision: each entity is a child of its shard, which restarts it when it
+    /// throws (the default strategy), and a restarted entity recovers from its snapshot and journal, so nothing
+    /// acknowledged is lost. A journal write failure stops the entity instead (Akka.Persistence; the entity first
+    /// answers every caller still waiting with unavailable), and the next message for it starts a fresh incarnation
+    /// that recovers the same way; so does a hand-off to another node.
+    /// </summary>
     public static AkkaConfigurationBuilder AddConversationSharding(this AkkaConfigurationBuilder builder,
         ConversationSettings settings, int maxShards = MaxShards) =>
         builder.WithShardRegion<ConversationRegion>("conversation",

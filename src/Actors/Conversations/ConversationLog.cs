@@ -1,14 +1,18 @@
 using Akka.Actor;
 using Akka.Sync.Protocol;
+using static Akka.Sync.Protocol.ConversationQueries;
+using static Akka.Sync.Protocol.ConversationReplies;
+using static Akka.Sync.Protocol.ConversationSubscription;
 
 namespace Akka.Sync.Actors.Conversations;
 
 /// <summary>
 /// A conversation's log as its actor holds it: the index of every durable event, the bodies of the most recent ones,
 /// and the ids of events still being written (for idempotency). Bodies older than the tail are read from the journal.
+/// It also answers the conversation's reads (search, count, get, replay ranges), so the actor only routes them.
 /// Owned by one <see cref="ConversationActor"/>; not thread-safe.
 /// </summary>
-public sealed class ConversationLog(ActorSystem system, string persistenceId, int tailSize)
+public sealed class ConversationLog(ActorSystem system, ConversationId id, string persistenceId, int tailSize)
 {
     private readonly EventTail _tail = new(tailSize);
     private readonly Dictionary<string, long> _inFlight = new(StringComparer.Ordinal);
@@ -53,4 +57,31 @@ public sealed class ConversationLog(ActorSystem system, string persistenceId, in
         return JournalReader.Read(system, persistenceId, Index.At(from).JournalSeqNr, Index.At(last).JournalSeqNr)
             .ContinueWith(t => t.Result.Where(e => e.Seq >= from && e.Seq <= last).ToArray(), TaskContinuationOptions.OnlyOnRanToCompletion);
     }
+
+    // ---- reads (a conversation that is not live answers not found) ----
+
+    public EventCount Count(EventFilter filter, bool live) =>
+        live ? new EventCount(ResultCode.Ok, Index.CountMatching(filter)) : new EventCount(ResultCode.NotFound, 0);
+
+    /// <summary>One page of a search, answered now (not found, unknown page) or once its bodies are read.</summary>
+    public void Search(SearchEvents q, bool live, IActorRef replyTo)
+    {
+        if (!live) { replyTo.Tell(new EventPage(ResultCode.NotFound, [], null)); return; }
+        var (items, next, unknownPage) = Index.Page(q.Filter, q.PageId, q.Limit, q.Descending);
+        if (unknownPage) { replyTo.Tell(new EventPage(ResultCode.BadRequest, [], null)); return; }
+        Bodies(items).PipeTo(replyTo, success: bodies => new EventPage(ResultCode.Ok, bodies, next),
+            failure: _ => new EventPage(ResultCode.Unavailable, [], null));
+    }
+
+    public void Get(string eventId, bool live, IActorRef replyTo)
+    {
+        if (!live || Index.SeqOf(eventId) is not { } seq) { replyTo.Tell(new EventResult(ResultCode.NotFound, null)); return; }
+        Bodies([Index.At(seq)]).PipeTo(replyTo, success: b => new EventResult(ResultCode.Ok, b[0]),
+            failure: _ => new EventResult(ResultCode.Unavailable, null));
+    }
+
+    /// <summary>A replay chunk: durable events only (up to <paramref name="lastSeq"/>), at most <paramref name="chunk"/>.</summary>
+    public void Read(ReadRange r, long lastSeq, int chunk, IActorRef replyTo) =>
+        Range(r.FromSeq, Math.Min(r.ToSeq, lastSeq), Math.Clamp(r.Max, 1, chunk))
+            .PipeTo(replyTo, success: events => new EventRange(id, events));
 }

@@ -1,10 +1,12 @@
 using System.Collections.Immutable;
 using System.Security.Cryptography;
+using Akka.Sync.Actors.Agents;
 using Akka.Sync.Protocol;
 using Akka.Sync.Protocol.StateMachines;
 using Akka.Sync.Protocol.V0;
 using Akka.Sync.Protocol.V1;
 using static Akka.Sync.Protocol.ConversationCommands;
+using static Akka.Sync.Protocol.ConversationReplies;
 
 namespace Akka.Sync.Actors.Conversations;
 
@@ -20,10 +22,45 @@ public sealed record Draft(string Kind, string Source, string? Id, byte[] Body, 
 /// <summary>What the rules decided for a command: events to append, or a refusal with its result code.</summary>
 public abstract record Decision
 {
-    public sealed record Append(IReadOnlyList<Draft> Drafts) : Decision;
+    /// <summary>
+    /// Drafts to stamp and append. For an agent batch, <see cref="Items"/> says what each input item became, in input
+    /// order; without it each stamped event answers for itself.
+    /// </summary>
+    public sealed record Append(IReadOnlyList<Draft> Drafts, IReadOnlyList<BatchItem>? Items = null) : Decision
+    {
+        /// <summary>The id and seq each input item is answered with, once <see cref="Drafts"/> are stamped.</summary>
+        public AppendedItem[] Answers(IReadOnlyList<EventEnvelope> stamped)
+        {
+            if (Items is null) return stamped.Select(e => new AppendedItem(e.Id, e.Seq)).ToArray();
+            return Items.Select(i => i.KnownSeq is { } seq
+                ? new AppendedItem(i.Id!, seq)
+                : new AppendedItem(stamped[i.Draft].Id, stamped[i.Draft].Seq)).ToArray();
+        }
+    }
+
+    /// <summary>
+    /// Events to persist as they are: the conversation's own (created, title, key, deleted), with any log entries they
+    /// bring already stamped. <see cref="Code"/> is the success answer's code (Created for a new conversation).
+    /// </summary>
+    public sealed record Store(IReadOnlyList<object> Events, ResultCode Code = ResultCode.Ok) : Decision;
+
     public sealed record Refuse(ResultCode Code, string Detail) : Decision;
 
     public static readonly Append Nothing = new([]);
+
+    public static readonly Refuse NotFound = new(ResultCode.NotFound, "Conversation not found");
+}
+
+/// <summary>
+/// What one item of an agent batch became: an event already stored or in flight, at <see cref="KnownSeq"/>, or draft
+/// number <see cref="Draft"/> of the decision. An id repeated within the batch points at the draft its first
+/// occurrence became, so both are answered with the same seq.
+/// </summary>
+public readonly record struct BatchItem(string? Id, long? KnownSeq, int Draft)
+{
+    public static BatchItem Known(string id, long seq) => new(id, seq, -1);
+
+    public static BatchItem Drafted(string? id, int draft) => new(id, null, draft);
 }
 
 /// <summary>
@@ -110,6 +147,47 @@ public sealed record ConversationState(
         };
     }
 
+    // ---- decide (the conversation itself) ----
+
+    /// <summary>
+    /// A create. Refused once deleted; a repeat stores only the caller's new key (the existing conversation, answered
+    /// Ok); a new conversation stores Created, a V0 conversation's start and the initial message, stamped in that
+    /// order (answered Created).
+    /// </summary>
+    public Decision DecideCreate(Create c, DateTime nowUtc)
+    {
+        if (Deleted) return new Decision.Refuse(ResultCode.Conflict, "Conversation was deleted");
+        // A repeated create returns the existing conversation with a fresh key of its own.
+        if (Exists) return new Decision.Store([new ConversationEvents.KeyIssued(c.KeyHash)]);
+        var created = new ConversationEvents.Created(Id, c.Dialect, c.Title, nowUtc.Ticks, c.KeyHash);
+        var events = new List<object> { created };
+        var state = Apply(created);
+        if (c.Dialect == Dialect.V0)
+        {
+            var start = state.Stamp(V0Start(), nowUtc);
+            events.AddRange(start);
+            state = start.Aggregate(state, (st, e) => st.Apply(e));
+            if (c.InitialMessage is { } m
+                && state.DecideUserAction(V0Json.UserMessage(DemoAgentActor.UserText(m.ContentJson, isContentArray: true))) is Decision.Append v0)
+                events.AddRange(state.Stamp(v0.Drafts, nowUtc));
+        }
+        else if (c.InitialMessage is { } message && state.DecideMessage(message) is Decision.Append a)
+        {
+            events.AddRange(state.Stamp(a.Drafts, nowUtc));
+        }
+        return new Decision.Store(events, ResultCode.Created);
+    }
+
+    public Decision DecideTitle(string title, DateTime nowUtc) =>
+        IsLive ? new Decision.Store([new ConversationEvents.TitleChanged(title, nowUtc.Ticks)]) : Decision.NotFound;
+
+    public Decision DecideDelete(DateTime nowUtc) =>
+        IsLive ? new Decision.Store([new ConversationEvents.Deleted(nowUtc.Ticks)]) : Decision.NotFound;
+
+    /// <summary>A demo agent's step lands only while its run is under way (the run's own id is checked by <see cref="AgentRuns"/>).</summary>
+    public Decision DecideAgentStep(IReadOnlyList<Draft> drafts) =>
+        IsRunning && IsLive ? new Decision.Append(drafts) : new Decision.Refuse(ResultCode.Conflict, "no run is under way");
+
     // ---- decide ----
 
     public Decision DecideMessage(UserMessage message)
@@ -167,25 +245,36 @@ public sealed record ConversationState(
     }
 
     /// <summary>
-    /// An agent batch: events whose id is already in the log, or earlier in the same batch, are acknowledged, not
-    /// stored again (<paramref name="existingSeq"/> resolves ids already stored).
+    /// An agent batch: events whose id is already in the log (or in flight), or earlier in the same batch, are
+    /// acknowledged with that event's seq, not stored again (<paramref name="existingSeq"/> resolves ids already
+    /// stored or being written). The decision's <see cref="Decision.Append.Items"/> answer each input item.
     /// </summary>
     public Decision DecideAppend(IncomingEvent[] events, Func<string, long?> existingSeq)
     {
         if (Refusal(Dialect.V1) is { } refusal) return refusal;
         var drafts = new List<Draft>(events.Length);
-        HashSet<string>? batchIds = null;
-        foreach (var e in events)
+        var items = new BatchItem[events.Length];
+        Dictionary<string, int>? draftOf = null; // ids drafted earlier in this batch
+        for (var i = 0; i < events.Length; i++)
         {
-            if (e.Id is not null && (existingSeq(e.Id) is not null || !(batchIds ??= new(StringComparer.Ordinal)).Add(e.Id))) continue;
-            drafts.Add(new Draft(e.Kind, e.Source, e.Id, e.Body));
+            var e = events[i];
+            if (e.Id is not null && existingSeq(e.Id) is { } seq)
+                items[i] = BatchItem.Known(e.Id, seq);
+            else if (e.Id is not null && draftOf is not null && draftOf.TryGetValue(e.Id, out var first))
+                items[i] = BatchItem.Drafted(e.Id, first);
+            else
+            {
+                if (e.Id is not null) (draftOf ??= new(StringComparer.Ordinal))[e.Id] = drafts.Count;
+                items[i] = BatchItem.Drafted(e.Id, drafts.Count);
+                drafts.Add(new Draft(e.Kind, e.Source, e.Id, e.Body));
+            }
         }
-        return new Decision.Append(drafts);
+        return new Decision.Append(drafts, items);
     }
 
     /// <summary>Not found, or a command of the other dialect (400 naming the conversation's own).</summary>
     private Decision.Refuse? Refusal(Dialect expected) =>
-        !IsLive ? new Decision.Refuse(ResultCode.NotFound, "Conversation not found")
+        !IsLive ? Decision.NotFound
         : Dialect != expected ? new Decision.Refuse(ResultCode.BadRequest,
             $"wrong protocol: conversation is {Dialect.ToWire()}" + (Dialect == Dialect.V0
                 ? " (use the Socket.IO endpoint, and V0 events with action or observation for ingest)"

@@ -27,7 +27,7 @@ public static class ClientSetupEndpoints
     public static IEndpointRouteBuilder MapClientSetup(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api").AddEndpointFilter(async (ctx, next) =>
-            ctx.HttpContext.RequestServices.GetRequiredService<ConversationEndpoints.Ctx>().AuthorizeServer() ?? await next(ctx));
+            ctx.HttpContext.RequestServices.GetRequiredService<RequestContext>().AuthorizeServer() ?? await next(ctx));
 
         api.MapGet("/settings", GetSettings);
         api.MapPatch("/settings", PatchSettings);
@@ -35,12 +35,12 @@ public static class ClientSetupEndpoints
         api.MapGet("/settings/conversation-schema", () => Results.Json(new { model_name = "ConversationSettings", sections = Array.Empty<object>() }));
         api.MapGet("/settings/secrets", () => Results.Json(new { secrets = Array.Empty<object>() }));
 
-        api.MapGet("/profiles", (ConversationEndpoints.Ctx c) => Results.Json(new
+        api.MapGet("/profiles", (RequestContext c) => Results.Json(new
         {
             profiles = new[] { Profile(c) },
             active_profile = ProfileName,
         }));
-        api.MapGet("/profiles/{name}", (string name, ConversationEndpoints.Ctx c) => name == ProfileName
+        api.MapGet("/profiles/{name}", (string name, RequestContext c) => name == ProfileName
             ? Results.Json(new { name, config = Llm(c), api_key_set = true })
             : Error(404, $"Profile '{name}' not found"));
         api.MapPost("/profiles/{name}/activate", (string name) => name == ProfileName
@@ -48,9 +48,9 @@ public static class ClientSetupEndpoints
             : Error(404, $"Profile '{name}' not found"));
         api.MapGet("/agent-profiles", () => Results.Json(new { profiles = Array.Empty<object>(), active_agent_profile_id = (string?)null }));
 
-        api.MapGet("/llm/models/verified", (ConversationEndpoints.Ctx c) =>
+        api.MapGet("/llm/models/verified", (RequestContext c) =>
             Results.Json(new { models = new Dictionary<string, string[]> { [ProfileName] = [ModelName(c)] } }));
-        api.MapGet("/llm/models", (ConversationEndpoints.Ctx c) => Results.Json(new { models = new[] { ModelName(c) } }));
+        api.MapGet("/llm/models", (RequestContext c) => Results.Json(new { models = new[] { ModelName(c) } }));
         api.MapGet("/llm/providers", () => Results.Json(new { providers = new[] { ProfileName } }));
         api.MapGet("/llm/provider-connections", () => Results.Json(Array.Empty<object>()));
 
@@ -76,16 +76,16 @@ public static class ClientSetupEndpoints
         return app;
     }
 
-    private static string ModelName(ConversationEndpoints.Ctx c) =>
+    private static string ModelName(RequestContext c) =>
         c.Settings.Agent.Mode == "demo" ? "akka-sync/demo-agent" : "akka-sync/external-agent";
 
-    private static object Llm(ConversationEndpoints.Ctx c) => new { model = ModelName(c), api_key = (string?)null, base_url = (string?)null };
+    private static object Llm(RequestContext c) => new { model = ModelName(c), api_key = (string?)null, base_url = (string?)null };
 
     /// <summary>
     /// <c>api_key_set</c> is true because the agent needs no key from the browser: it is attached on the server. A
     /// profile without it makes the canvas disable its composer ("Your LLM isn't set up yet").
     /// </summary>
-    private static object Profile(ConversationEndpoints.Ctx c) => new
+    private static object Profile(RequestContext c) => new
     {
         name = ProfileName,
         model = ModelName(c),
@@ -97,7 +97,7 @@ public static class ClientSetupEndpoints
 
     // ---- settings ----
 
-    private static async Task<IResult> GetSettings(ConversationEndpoints.Ctx c, IRequiredActor<PreferencesKey> preferences)
+    private static async Task<IResult> GetSettings(RequestContext c, IRequiredActor<PreferencesKey> preferences)
     {
         var (doc, error) = await Ask<ClientPreferences.Document>(preferences.ActorRef, ClientPreferences.Get.Instance, c.Limits);
         return error ?? Settings(c, doc!.Json);
@@ -107,7 +107,7 @@ public static class ClientSetupEndpoints
     /// agent-server's <c>SettingsUpdateRequest</c>. The agent and conversation settings are fixed by this server (a
     /// diff of them is refused with the reason); the clients' own <c>misc_settings</c> are merged (RFC 7386) and kept.
     /// </summary>
-    private static async Task<IResult> PatchSettings(ConversationEndpoints.Ctx c, IRequiredActor<PreferencesKey> preferences)
+    private static async Task<IResult> PatchSettings(RequestContext c, IRequiredActor<PreferencesKey> preferences)
     {
         var (body, error) = await ReadJsonObject(c.Http.Request, c.Limits, required: true);
         if (error is not null) return error;
@@ -150,7 +150,7 @@ public static class ClientSetupEndpoints
     }
 
     /// <summary>agent-server's <c>SettingsResponse</c> for this server.</summary>
-    private static IResult Settings(ConversationEndpoints.Ctx c, string miscJson)
+    private static IResult Settings(RequestContext c, string miscJson)
     {
         var misc = JsonNode.Parse(miscJson) as JsonObject ?? new JsonObject();
         // Analytics consent defaults to "no": this server sends nothing anywhere, and the canvas raises a blocking

@@ -20,7 +20,7 @@ public static class ClusterEndpoints
         return app;
     }
 
-    private static IResult Members(ActorSystem system, ConversationEndpoints.Ctx c)
+    private static IResult Members(ActorSystem system, RequestContext c)
     {
         if (c.AuthorizeServer() is { } denied) return denied;
         var cluster = Akka.Cluster.Cluster.Get(system);
@@ -40,7 +40,7 @@ public static class ClusterEndpoints
         });
     }
 
-    private static async Task<IResult> Location(string conversationId, ConversationEndpoints.Ctx c)
+    private static async Task<IResult> Location(string conversationId, RequestContext c)
     {
         if (c.AuthorizeServer() is { } denied) return denied;
         if (!ConversationId.TryParse(conversationId, out var id))
