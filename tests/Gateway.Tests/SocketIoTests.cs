@@ -96,6 +96,50 @@ public sealed class SocketIoTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_emit_with_an_ack_callback_is_acknowledged_only_once_the_action_is_stored_or_with_its_refusal()
+    {
+        var id = await NewV0Conversation();
+        await using var client = NodeSocketIoClient.Start(_server.BaseUri, id);
+        await client.UntilAsync("connect");
+        var before = (await _server.GetAsync($"/api/conversations/{id}/events/count")).Body.GetInt64();
+
+        // While the journal cannot write, the action is not durable: no ack may arrive.
+        await using (var writer = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_server.DataDirectory, "akka-sync.db")}"))
+        {
+            await writer.OpenAsync();
+            await using (var hold = writer.CreateCommand())
+            {
+                hold.CommandText = "BEGIN IMMEDIATE";
+                await hold.ExecuteNonQueryAsync();
+            }
+            await client.EmitWithAckAsync("oh_user_action", new { action = "message", args = new { content = "ack me" } }, "message");
+            var early = await Record.ExceptionAsync(() => client.UntilAsync("ack", TimeSpan.FromSeconds(2)));
+            Assert.True(early is TimeoutException or OperationCanceledException, $"an ack (or something else) arrived while the write was held: {early}");
+            await using var release = writer.CreateCommand();
+            release.CommandText = "ROLLBACK";
+            await release.ExecuteNonQueryAsync();
+        }
+        var ack = (await client.UntilAsync("ack")).Last();
+        Assert.Equal("message", ack.GetProperty("label").GetString());
+        Assert.Equal(0, ack.GetProperty("args").GetArrayLength());
+        var (_, stored) = await _server.GetAsync($"/api/conversations/{id}/events/search?kind=action:message&source=user");
+        Assert.Equal("ack me", Assert.Single(stored.GetProperty("items").EnumerateArray()).GetProperty("message").GetString());
+
+        // A refused action is acknowledged with the refusal, and nothing is stored.
+        var count = (await _server.GetAsync($"/api/conversations/{id}/events/count")).Body.GetInt64();
+        Assert.True(count > before);
+        await client.EmitWithAckAsync("oh_user_action", new { action = "change_agent_state", args = new { agent_state = "user_confirmed" } }, "refused");
+        var refused = (await client.UntilAsync(l => Type(l) == "ack")).Last();
+        Assert.Equal("refused", refused.GetProperty("label").GetString());
+        Assert.True(refused.GetProperty("args")[0].GetProperty("error").GetBoolean());
+        Assert.Contains("awaiting_user_confirmation", refused.GetProperty("args")[0].GetProperty("message").GetString());
+        await client.EmitWithAckAsync("what_is_this", new { }, "unknown");
+        var unknown = (await client.UntilAsync(l => Type(l) == "ack")).Last();
+        Assert.Contains("unknown event", unknown.GetProperty("args")[0].GetProperty("message").GetString());
+        Assert.Equal(count, (await _server.GetAsync($"/api/conversations/{id}/events/count")).Body.GetInt64());
+    }
+
+    [Fact]
     public async Task A_bad_payload_gets_an_error_frame_and_the_socket_stays_open()
     {
         var id = await NewV0Conversation();

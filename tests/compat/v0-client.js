@@ -2,7 +2,8 @@
 // frontend/src/context/ws-client-provider.tsx does, for the Gateway tests.
 // Usage: node v0-client.js <server url> '<query as JSON>' ['<extra io() options as JSON>']
 // Prints one JSON line per thing that happens: {"type":"connect"|"connect_error"|"event"|"disconnect", ...}.
-// Reads JSON lines on stdin: {"emit":"<event>","data":{...}} sends an event; {"close":true} disconnects and exits.
+// Reads JSON lines on stdin: {"emit":"<event>","data":{...}} sends an event (with "ack":"<label>" it asks for an ack,
+// printed as {"type":"ack","label":…,"args":[…]}); {"close":true} disconnects and exits.
 const { io } = require('socket.io-client');
 const readline = require('readline');
 
@@ -23,7 +24,8 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
     socket.disconnect();
     process.exit(0);
   }
-  if (command.emit) socket.emit(command.emit, command.data);
+  if (command.emit && command.ack) socket.emit(command.emit, command.data, (...args) => print({ type: 'ack', label: command.ack, args }));
+  else if (command.emit) socket.emit(command.emit, command.data);
 });
 // Never outlive the test that started us.
 setTimeout(() => process.exit(2), Number(process.env.V0_CLIENT_LIFETIME_MS ?? 180000)).unref();

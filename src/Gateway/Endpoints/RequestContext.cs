@@ -23,7 +23,7 @@ public sealed class RequestContext(IHttpContextAccessor accessor, GatewaySetting
     public ApiKeys Keys => keys;
     public IActorRef Region => region.ActorRef;
     public IActorRef Directory => directory.ActorRef;
-    private string? Key => http.Request.Headers[EventSocketEndpoint.HeaderName].FirstOrDefault();
+    private string? Key => http.Request.Headers[ApiKeys.HeaderName].FirstOrDefault();
 
     public IResult? AuthorizeServer()
     {

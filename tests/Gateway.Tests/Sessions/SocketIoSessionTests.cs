@@ -187,7 +187,7 @@ public sealed class SocketIoSessionTests : IAsyncLifetime
         h.Socket.ClientSends("""42"""+ "7" + """["oh_user_action",{"action":"message","args":{"content":"hi"}}]""");
         var frames = await h.Sent(2);
         Assert.Equal("42[\"oh_event\",{\"error\":true,\"message\":\"not connected: send a Socket.IO CONNECT (40) and wait for its answer first\"}]", frames[0]);
-        Assert.Equal("437[]", frames[1]);
+        Assert.Equal("437[{\"error\":true,\"message\":\"not connected: send a Socket.IO CONNECT (40) and wait for its answer first\"}]", frames[1]);
     }
 
     private static V0Incoming Parse(string json) =>

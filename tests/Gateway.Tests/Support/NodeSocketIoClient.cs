@@ -113,6 +113,13 @@ public sealed class NodeSocketIoClient : IAsyncDisposable
         await _process.StandardInput.FlushAsync();
     }
 
+    /// <summary>Emits with an ack callback; the ack comes back as a line <c>{"type":"ack","label":…,"args":[…]}</c>.</summary>
+    public async Task EmitWithAckAsync(string eventName, object data, string label)
+    {
+        await _process.StandardInput.WriteLineAsync(JsonSerializer.Serialize(new { emit = eventName, data, ack = label }));
+        await _process.StandardInput.FlushAsync();
+    }
+
     public async ValueTask DisposeAsync()
     {
         try
