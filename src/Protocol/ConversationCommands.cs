@@ -9,6 +9,27 @@ public sealed record UserMessage(byte[] ContentJson, bool Run);
 /// </summary>
 public sealed record IncomingEvent(string Kind, string Source, string? Id, byte[] Body);
 
+/// <summary>
+/// A command that writes. It carries the moment its caller stops waiting (<see cref="DeadlineTicks"/>, UTC ticks; 0:
+/// none): a conversation that gets it later — buffered while its shard moved, stashed while it recovered — drops it
+/// unapplied, so a caller's timeout (503) means "not stored, now or later" (CONTRACT §7).
+/// </summary>
+public interface IWriteCommand
+{
+    long DeadlineTicks { get; }
+
+    IWriteCommand WithDeadline(long ticks);
+
+    bool IsExpired(DateTime nowUtc) => DeadlineTicks != 0 && nowUtc.Ticks > DeadlineTicks;
+
+    /// <summary>
+    /// The deadline for a caller that waits <paramref name="wait"/> from <paramref name="nowUtc"/>: half of it. A write
+    /// decided before then has the other half to become durable and be answered; the journal's call-timeout is kept
+    /// within that half (akka.hocon), so a write either answers in time or fails and is answered as not stored.
+    /// </summary>
+    static long DeadlineFor(DateTime nowUtc, TimeSpan wait) => nowUtc.Ticks + wait.Ticks / 2;
+}
+
 /// <summary>Commands change a conversation; each is answered after what it appended is durable.</summary>
 public static class ConversationCommands
 {
@@ -17,37 +38,77 @@ public static class ConversationCommands
         Dialect Dialect,
         string? Title,
         UserMessage? InitialMessage,
-        byte[] KeyHash) : ISyncMessage, IWithConversationId;
+        byte[] KeyHash) : ISyncMessage, IWithConversationId, IWriteCommand
+    {
+        public long DeadlineTicks { get; init; }
+        public IWriteCommand WithDeadline(long ticks) => this with { DeadlineTicks = ticks };
+    }
 
     public sealed record SendMessage(ConversationId ConversationId, UserMessage Message)
-        : ISyncMessage, IWithConversationId;
+        : ISyncMessage, IWithConversationId, IWriteCommand
+    {
+        public long DeadlineTicks { get; init; }
+        public IWriteCommand WithDeadline(long ticks) => this with { DeadlineTicks = ticks };
+    }
 
-    public sealed record Run(ConversationId ConversationId) : ISyncMessage, IWithConversationId;
+    public sealed record Run(ConversationId ConversationId) : ISyncMessage, IWithConversationId, IWriteCommand
+    {
+        public long DeadlineTicks { get; init; }
+        public IWriteCommand WithDeadline(long ticks) => this with { DeadlineTicks = ticks };
+    }
 
     /// <summary>
     /// <c>pause</c>, or <c>interrupt</c> (the Agent Canvas' Stop button): the same status change; an interrupt marks
     /// itself with an <c>InterruptEvent</c> instead of a <c>PauseEvent</c>, as agent-server does.
     /// </summary>
-    public sealed record Pause(ConversationId ConversationId, bool Interrupt = false) : ISyncMessage, IWithConversationId;
+    public sealed record Pause(ConversationId ConversationId, bool Interrupt = false) : ISyncMessage, IWithConversationId, IWriteCommand
+    {
+        public long DeadlineTicks { get; init; }
+        public IWriteCommand WithDeadline(long ticks) => this with { DeadlineTicks = ticks };
+    }
 
     public sealed record RespondToConfirmation(ConversationId ConversationId, bool Accept, string Reason)
-        : ISyncMessage, IWithConversationId;
+        : ISyncMessage, IWithConversationId, IWriteCommand
+    {
+        public long DeadlineTicks { get; init; }
+        public IWriteCommand WithDeadline(long ticks) => this with { DeadlineTicks = ticks };
+    }
 
     /// <summary>An agent runtime's batch: stored all together or not at all.</summary>
     public sealed record AppendEvents(ConversationId ConversationId, IncomingEvent[] Events)
-        : ISyncMessage, IWithConversationId;
+        : ISyncMessage, IWithConversationId, IWriteCommand
+    {
+        public long DeadlineTicks { get; init; }
+        public IWriteCommand WithDeadline(long ticks) => this with { DeadlineTicks = ticks };
+    }
 
-    public sealed record SetTitle(ConversationId ConversationId, string Title) : ISyncMessage, IWithConversationId;
+    public sealed record SetTitle(ConversationId ConversationId, string Title) : ISyncMessage, IWithConversationId, IWriteCommand
+    {
+        public long DeadlineTicks { get; init; }
+        public IWriteCommand WithDeadline(long ticks) => this with { DeadlineTicks = ticks };
+    }
 
     /// <summary>A V0 socket's <c>oh_user_action</c> (source user); <c>change_agent_state</c> goes through the state machine.</summary>
     public sealed record SubmitUserAction(ConversationId ConversationId, Akka.Sync.Protocol.V0.V0Incoming Action)
-        : ISyncMessage, IWithConversationId;
+        : ISyncMessage, IWithConversationId, IWriteCommand
+    {
+        public long DeadlineTicks { get; init; }
+        public IWriteCommand WithDeadline(long ticks) => this with { DeadlineTicks = ticks };
+    }
 
     /// <summary>An agent runtime's V0 batch: stored all together or not at all; ids are the server's.</summary>
     public sealed record AppendV0Events(ConversationId ConversationId, Akka.Sync.Protocol.V0.V0Incoming[] Events)
-        : ISyncMessage, IWithConversationId;
+        : ISyncMessage, IWithConversationId, IWriteCommand
+    {
+        public long DeadlineTicks { get; init; }
+        public IWriteCommand WithDeadline(long ticks) => this with { DeadlineTicks = ticks };
+    }
 
-    public sealed record Delete(ConversationId ConversationId) : ISyncMessage, IWithConversationId;
+    public sealed record Delete(ConversationId ConversationId) : ISyncMessage, IWithConversationId, IWriteCommand
+    {
+        public long DeadlineTicks { get; init; }
+        public IWriteCommand WithDeadline(long ticks) => this with { DeadlineTicks = ticks };
+    }
 }
 
 /// <summary>Queries read a conversation; they change nothing.</summary>

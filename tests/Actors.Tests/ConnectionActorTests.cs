@@ -363,7 +363,9 @@ public sealed class ConnectionActorTests(ITestOutputHelper output) : SqliteActor
         var message = new UserMessage("""[{"type":"text","text":"hi"}]"""u8.ToArray(), Run: true);
 
         connection.Tell(new ConnectionActor.ClientMessage(message));
-        Assert.Equal(new SendMessage(id, message), entity.ExpectMsg<SendMessage>(Wait));
+        var sent = entity.ExpectMsg<SendMessage>(Wait);
+        Assert.Equal((id, message), (sent.ConversationId, sent.Message));
+        Assert.InRange(new DateTime(sent.DeadlineTicks, DateTimeKind.Utc), DateTime.UtcNow, DateTime.UtcNow + Fast.RequestTimeout);
         entity.Reply(new CommandResult(ResultCode.Conflict, "Conversation already running"));
         AwaitAssert(() => Assert.Equal([("rejected", "Conversation already running")], sink.Errors), Wait);
 

@@ -305,6 +305,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
             return;
         }
         _commandsInFlight++;
+        if (command is IWriteCommand write)
+            command = write.WithDeadline(IWriteCommand.DeadlineFor(DateTime.UtcNow, _settings.RequestTimeout));
         _region.Ask<ConversationReplies.CommandResult>(command, _settings.RequestTimeout)
             .PipeTo(Self, success: r => new MessageOutcome(r, ackId), failure: ex => new MessageOutcome(ex, ackId));
     }

@@ -89,6 +89,22 @@ public sealed class ConversationActor : ReceivePersistentActor
 
     public override string PersistenceId => PersistenceIdOf(_id);
 
+    /// <summary>
+    /// A write that arrives after its deadline (it waited in a region buffer while the shard moved, or in the stash
+    /// while this entity recovered) is answered "not applied" and dropped before anything is decided: its caller has
+    /// answered 503, and a 503 must never be stored later (CONTRACT §7).
+    /// </summary>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        if (message is IWriteCommand write && write.IsExpired(Now()))
+        {
+            _log.Warning("Conversation {0}: dropped a {1} that arrived after its deadline", _id, message.GetType().Name);
+            Sender.Tell(WriteReplies.Expired(write));
+            return true;
+        }
+        return base.AroundReceive(receive, message);
+    }
+
     public static string PersistenceIdOf(ConversationId id) => "conversation-" + id.Hex;
 
     // ---- recovery ----

@@ -27,6 +27,17 @@ public static class WriteReplies
         _ => new CommandResult(code, detail),
     };
 
+    /// <summary>
+    /// The answer to a write that reached its conversation after its deadline: not applied, and never will be (its
+    /// caller has already answered 503, or is about to).
+    /// </summary>
+    public static object Expired(IWriteCommand command) => Refusal(command switch
+    {
+        ConversationCommands.Create => new CreateResult(ResultCode.Ok, null, null),
+        ConversationCommands.AppendEvents or ConversationCommands.AppendV0Events => new AppendResult(ResultCode.Ok, null, []),
+        _ => CommandResult.Ok,
+    }, ResultCode.Unavailable, "the conversation got this write after its caller stopped waiting; it was not applied");
+
     /// <summary>What every caller still waiting is told when the journal fails: nothing of theirs was stored.</summary>
     public static object JournalUnavailable(object reply) => Refusal(reply, ResultCode.Unavailable, "journal unavailable");
 }

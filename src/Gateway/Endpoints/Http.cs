@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Akka.Actor;
 using Akka.Sync.Gateway.Settings;
+using Akka.Sync.Protocol;
 
 namespace Akka.Sync.Gateway.Endpoints;
 
@@ -52,9 +53,14 @@ public static class Http
         }
     }
 
-    /// <summary>Asks a conversation, turning a timeout into 503 instead of an exception.</summary>
+    /// <summary>
+    /// Asks a conversation, turning a timeout into 503 instead of an exception. A write carries its deadline (half the
+    /// ask timeout): the conversation drops it unapplied when it gets there later, so the 503 is true for good.
+    /// </summary>
     public static async Task<(T? Reply, IResult? Error)> Ask<T>(IActorRef target, object message, LimitSettings limits) where T : class
     {
+        if (message is IWriteCommand { DeadlineTicks: 0 } write)
+            message = write.WithDeadline(IWriteCommand.DeadlineFor(DateTime.UtcNow, limits.AskTimeout));
         try
         {
             return (await target.Ask<T>(message, limits.AskTimeout), null);
