@@ -60,3 +60,47 @@ public sealed class WriteDeadlineTests(ITestOutputHelper output) : SqliteActorTe
         Assert.Equal(3, Count(region, id));
     }
 }
+
+/// <summary>
+/// The bug the deadline fixes, end to end on a real SQLite journal: the journal is unreachable while a conversation
+/// recovers, so a write waits in its stash past the moment its caller answered 503; when the journal is back the entity
+/// recovers and takes the write — and must drop it. (The journal's connections are not pooled here, so the test can hold
+/// the database file exclusively; the server pools them.)
+/// </summary>
+public sealed class SlowRecoveryDeadlineTests(ITestOutputHelper output) : SqliteActorTest(output, file => $$"""
+    akka.persistence.journal.sql.connection-string = "Data Source={{file}};Pooling=False"
+    akka.persistence.snapshot-store.sql.connection-string = "Data Source={{file}};Pooling=False"
+    """)
+{
+    [Fact]
+    public void A_write_stashed_past_its_deadline_while_the_journal_was_down_is_dropped_when_it_comes_back()
+    {
+        var region = Region(Settings());
+        var id = CreateConversation(region);
+        AppendOk(region, id, 2);
+        RestartEntity(region, id); // the next message starts a fresh incarnation, which must recover first
+        var rows = JournalRows(id);
+
+        using (var holder = OpenDatabase())
+        {
+            // Exclusive locking mode on a WAL database: no other connection reads or writes until this one closes.
+            foreach (var sql in new[] { "PRAGMA locking_mode=EXCLUSIVE", "BEGIN EXCLUSIVE" })
+            {
+                using var take = holder.CreateCommand();
+                take.CommandText = sql;
+                take.ExecuteNonQuery();
+            }
+            var message = new UserMessage("""[{"type":"text","text":"sent into a slow journal"}]"""u8.ToArray(), Run: true);
+            // Its caller waits one second (and would answer 503 then); the entity cannot even recover meanwhile.
+            region.Tell(new SendMessage(id, message) { DeadlineTicks = DateTime.UtcNow.AddMilliseconds(500).Ticks });
+            region.Tell(new AppendEvents(id, Events(3)) { DeadlineTicks = DateTime.UtcNow.AddMilliseconds(500).Ticks });
+            ExpectNoMsg(TimeSpan.FromSeconds(1.5));
+        } // the journal is back
+
+        var late = ExpectMsg<CommandResult>(TimeSpan.FromSeconds(40));
+        Assert.Equal(ResultCode.Unavailable, late.Code);
+        Assert.Equal(ResultCode.Unavailable, ExpectMsg<AppendResult>(Wait).Code);
+        Assert.Equal(2, Count(region, id));
+        Assert.Equal(rows, JournalRows(id));
+    }
+}

@@ -29,6 +29,13 @@ public abstract class SqliteActorTest : Akka.TestKit.Xunit2.TestKit
     /// <summary>With more HOCON on top of the SQLite setup (e.g. a cluster provider for a real shard region).</summary>
     protected SqliteActorTest(ITestOutputHelper output, string hocon) : this(NewDirectory(), output, hocon) { }
 
+    /// <summary>With more HOCON that depends on the test's directory (e.g. another connection string for its file).</summary>
+    protected SqliteActorTest(ITestOutputHelper output, Func<string, string> hoconForDatabaseFile)
+        : this(NewDirectory(), output, hoconForDatabaseFile) { }
+
+    private SqliteActorTest(string dir, ITestOutputHelper output, Func<string, string> hoconFor)
+        : this(dir, output, hoconFor(Path.Combine(dir, "test.db"))) { }
+
     private SqliteActorTest(string dir, ITestOutputHelper output, string hocon)
         : base(ConfigurationFactory.ParseString(hocon).WithFallback(Config(dir)), "actors", output)
     {
