@@ -71,7 +71,7 @@ public sealed class ConversationActor : ReceivePersistentActor
         Command<CountEvents>(q => Sender.Tell(_history.Count(q.Filter, _state.IsLive)));
         Command<GetEvent>(q => _history.Get(q.EventId, _state.IsLive, Sender));
         Command<Authorize>(q => Sender.Tell(new AuthorizeResult(_state.IsLive, _state.Opens(q.KeyHash))));
-        Command<ReadRange>(r => _history.Read(r, _state.LastSeq, _settings.ReplayChunk, Sender));
+        Command<ReadRange>(r => _history.Read(r, _state.LastSeq, _settings.ReplayChunk, _settings.ReplayChunkBytes, Sender));
 
         Command<Subscribe>(OnSubscribe);
         Command<Unsubscribe>(u => RemoveSubscriber(u.Subscriber));

@@ -48,14 +48,29 @@ public sealed class ConversationLog(ActorSystem system, ConversationId id, strin
             }, TaskContinuationOptions.OnlyOnRanToCompletion);
     }
 
-    /// <summary>Durable events <c>from ≤ seq ≤ to</c>, at most <paramref name="max"/>, from the tail or the journal.</summary>
-    public Task<EventEnvelope[]> Range(long from, long to, int max)
+    /// <summary>
+    /// Durable events <c>from ≤ seq ≤ to</c>, at most <paramref name="max"/> and, past the first, at most
+    /// <paramref name="maxBytes"/> of JSON, from the tail or the journal.
+    /// </summary>
+    public Task<EventEnvelope[]> Range(long from, long to, int max, long maxBytes = long.MaxValue)
     {
         if (from > to || from < 1) return Task.FromResult(Array.Empty<EventEnvelope>());
-        if (_tail.Covers(from)) return Task.FromResult(_tail.Range(from, to, max));
+        if (_tail.Covers(from)) return Task.FromResult(WithinBytes(_tail.Range(from, to, max), maxBytes));
         var last = Math.Min(to, from + max - 1);
-        return JournalReader.Read(system, persistenceId, Index.At(from).JournalSeqNr, Index.At(last).JournalSeqNr)
+        return JournalReader.Read(system, persistenceId, Index.At(from).JournalSeqNr, Index.At(last).JournalSeqNr, maxBytes)
             .ContinueWith(t => t.Result.Where(e => e.Seq >= from && e.Seq <= last).ToArray(), TaskContinuationOptions.OnlyOnRanToCompletion);
+    }
+
+    /// <summary>The leading events whose JSON fits in <paramref name="maxBytes"/> (always the first).</summary>
+    private static EventEnvelope[] WithinBytes(EventEnvelope[] events, long maxBytes)
+    {
+        var total = 0L;
+        for (var i = 0; i < events.Length; i++)
+        {
+            total += events[i].Json.Length;
+            if (total > maxBytes && i > 0) return events[..i];
+        }
+        return events;
     }
 
     // ---- reads (a conversation that is not live answers not found) ----
@@ -80,8 +95,12 @@ public sealed class ConversationLog(ActorSystem system, ConversationId id, strin
             failure: _ => new EventResult(ResultCode.Unavailable, null));
     }
 
-    /// <summary>A replay chunk: durable events only (up to <paramref name="lastSeq"/>), at most <paramref name="chunk"/>.</summary>
-    public void Read(ReadRange r, long lastSeq, int chunk, IActorRef replyTo) =>
-        Range(r.FromSeq, Math.Min(r.ToSeq, lastSeq), Math.Clamp(r.Max, 1, chunk))
+    /// <summary>
+    /// A replay chunk: durable events only (up to <paramref name="lastSeq"/>), at most <paramref name="chunk"/> and
+    /// <paramref name="chunkBytes"/> — a chunk that crosses nodes must fit a remoting frame, or it is dropped and the
+    /// socket waits for it forever.
+    /// </summary>
+    public void Read(ReadRange r, long lastSeq, int chunk, long chunkBytes, IActorRef replyTo) =>
+        Range(r.FromSeq, Math.Min(r.ToSeq, lastSeq), Math.Clamp(r.Max, 1, chunk), chunkBytes)
             .PipeTo(replyTo, success: events => new EventRange(id, events));
 }

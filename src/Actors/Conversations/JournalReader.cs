@@ -26,25 +26,33 @@ public static class JournalReader
 {
     private static readonly ConditionalWeakTable<ActorSystem, DirectJournal?> Direct = new();
 
-    public static Task<EventEnvelope[]> Read(ActorSystem system, string persistenceId, long fromSeqNr, long toSeqNr)
+    /// <summary>
+    /// The log entries of <paramref name="persistenceId"/> from <paramref name="fromSeqNr"/> to <paramref name="toSeqNr"/>,
+    /// stopping once their JSON adds up to <paramref name="maxBytes"/> (at least one is read): a replay chunk must stay
+    /// well under the remoting frame size when it crosses nodes, and a read must not hold more than that.
+    /// </summary>
+    public static Task<EventEnvelope[]> Read(ActorSystem system, string persistenceId, long fromSeqNr, long toSeqNr, long maxBytes = long.MaxValue)
     {
         var direct = Direct.GetValue(system, DirectJournal.TryCreate);
         return direct is not null
-            ? direct.ReadAsync(persistenceId, fromSeqNr, toSeqNr)
-            : ReadByQuery(system, persistenceId, fromSeqNr, toSeqNr);
+            ? direct.ReadAsync(persistenceId, fromSeqNr, toSeqNr, maxBytes)
+            : ReadByQuery(system, persistenceId, fromSeqNr, toSeqNr, maxBytes);
     }
 
     /// <summary>True when this system's journal is read with the direct query (for tests).</summary>
     internal static bool ReadsDirectly(ActorSystem system) => Direct.GetValue(system, DirectJournal.TryCreate) is not null;
 
     /// <summary>The same read through Akka.Persistence.Query (any journal mapping).</summary>
-    public static Task<EventEnvelope[]> ReadByQuery(ActorSystem system, string persistenceId, long fromSeqNr, long toSeqNr)
+    public static Task<EventEnvelope[]> ReadByQuery(ActorSystem system, string persistenceId, long fromSeqNr, long toSeqNr,
+        long maxBytes = long.MaxValue)
     {
         var journal = PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier);
+        var bytes = 0L;
         return journal.CurrentEventsByPersistenceId(persistenceId, fromSeqNr, toSeqNr)
             .Select(e => e.Event)
             .Where(e => e is EventEnvelope)
             .Select(e => (EventEnvelope)e)
+            .TakeWhile(e => (bytes += e.Json.Length) - e.Json.Length < maxBytes)
             .RunWith(Sink.Seq<EventEnvelope>(), system.Materializer())
             .ContinueWith(t => t.Result.ToArray(), TaskContinuationOptions.OnlyOnRanToCompletion);
     }
@@ -74,7 +82,7 @@ public static class JournalReader
             return null;
         }
 
-        public async Task<EventEnvelope[]> ReadAsync(string persistenceId, long fromSeqNr, long toSeqNr)
+        public async Task<EventEnvelope[]> ReadAsync(string persistenceId, long fromSeqNr, long toSeqNr, long maxBytes)
         {
             await using var connection = connect();
             await connection.OpenAsync().ConfigureAwait(false);
@@ -86,12 +94,15 @@ public static class JournalReader
             Add(command, "@deleted", false);
             var events = new List<EventEnvelope>((int)Math.Clamp(toSeqNr - fromSeqNr + 1, 0, 4096));
             await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
-            while (await reader.ReadAsync().ConfigureAwait(false))
+            var total = 0L;
+            while (total < maxBytes && await reader.ReadAsync().ConfigureAwait(false))
             {
                 var bytes = (byte[])reader.GetValue(1);
                 var identifier = reader.IsDBNull(2) ? 0 : Convert.ToInt32(reader.GetValue(2));
                 var manifest = reader.IsDBNull(3) ? "" : reader.GetString(3);
-                if (_serialization.Deserialize(bytes, identifier, manifest) is EventEnvelope e) events.Add(e);
+                if (_serialization.Deserialize(bytes, identifier, manifest) is not EventEnvelope e) continue;
+                events.Add(e);
+                total += e.Json.Length;
             }
             return events.ToArray();
         }

@@ -115,6 +115,7 @@ public sealed record GatewaySettings(
             SnapshotEvery = config.GetValue("Limits:SnapshotEvery", ConversationSettings.Default.SnapshotEvery),
             IdleTimeout = config.GetValue("Limits:IdleConversationTimeout", ConversationSettings.Default.IdleTimeout),
             MaxSubscribers = limits.MaxSocketsPerConversation,
+            ReplayChunkBytes = config.GetValue("Limits:ReplayChunkBytes", ConversationSettings.Default.ReplayChunkBytes),
         };
         var akka = new AkkaSyncOptions
         {
