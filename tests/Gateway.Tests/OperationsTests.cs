@@ -6,6 +6,7 @@ using Xunit;
 namespace Akka.Sync.Gateway.Tests;
 
 /// <summary>Issue 7 surfaces: Prometheus metrics, the OpenAPI document, CORS.</summary>
+[Collection(StressCollection.Name)] // process-wide figures (metrics, heap): not beside other servers
 public sealed class OperationsTests
 {
     [Fact]

@@ -10,6 +10,7 @@ namespace Akka.Sync.Gateway.Tests.Edges;
 /// failed-auth lockout follows the real client behind configured proxies only, and every gauge is on /metrics from
 /// the start.
 /// </summary>
+[Collection(StressCollection.Name)] // process-wide figures (metrics, heap): not beside other servers
 public sealed class AuthWhereDeployedTests
 {
     private const string Key = "deployed-server-key";

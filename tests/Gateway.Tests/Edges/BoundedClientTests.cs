@@ -14,6 +14,7 @@ namespace Akka.Sync.Gateway.Tests.Edges;
 /// every event.
 /// </summary>
 [Trait("Category", "Stress")]
+[Collection(StressCollection.Name)] // process-wide figures (metrics, heap): not beside other servers
 public sealed class BoundedClientTests(ITestOutputHelper output)
 {
     private static long Heap() => GC.GetTotalMemory(forceFullCollection: true);
