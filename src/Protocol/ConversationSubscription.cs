@@ -39,22 +39,41 @@ public enum RefusalReason
 /// <summary>
 /// The hand-over protocol between a connection actor and its conversation entity:
 /// subscribe (the reply carries the last published seq), read the replay range in chunks, then live.
+/// Across nodes a socket subscribes through its node's relay for the conversation (<see cref="Subscribe.Relay"/>):
+/// the entity checks and counts each socket but publishes once per relay, and the relay fans out on its node.
 /// </summary>
 public static class ConversationSubscription
 {
-    public sealed record Subscribe(ConversationId ConversationId, IActorRef Subscriber, ReplayFrom From, Dialect Dialect)
+    /// <param name="Subscriber">The socket's connection actor (checked and counted against the conversation's socket limit).</param>
+    /// <param name="Relay">
+    /// The node relay that sent this on the socket's behalf: the entity publishes to it instead of to the socket, and
+    /// answers it (with <see cref="Subscribed.Subscriber"/> naming the socket). Null: the socket subscribes itself.
+    /// </param>
+    public sealed record Subscribe(ConversationId ConversationId, IActorRef Subscriber, ReplayFrom From, Dialect Dialect,
+        IActorRef? Relay = null) : ISyncMessage, IWithConversationId;
+
+    /// <summary>
+    /// From now on every event with seq &gt; <see cref="LastSeq"/> is published to the subscriber (or its relay);
+    /// the replay to read is (<see cref="ReplayAfterSeq"/>, <see cref="LastSeq"/>]. <see cref="Subscriber"/> names the
+    /// socket an answer to a relay is for (the relay itself for <see cref="Resubscribe"/>); null when sent to the socket.
+    /// </summary>
+    public sealed record Subscribed(ConversationId ConversationId, long LastSeq, long ReplayAfterSeq, byte[] FullState,
+        IActorRef? Subscriber = null) : ISyncMessage;
+
+    public sealed record Refused(ConversationId ConversationId, RefusalReason Reason, IActorRef? Subscriber = null) : ISyncMessage;
+
+    /// <param name="Relay">The relay the socket was subscribed through; null when it subscribed itself.</param>
+    public sealed record Unsubscribe(ConversationId ConversationId, IActorRef Subscriber, IActorRef? Relay = null)
         : ISyncMessage, IWithConversationId;
 
     /// <summary>
-    /// From now on every event with seq &gt; <see cref="LastSeq"/> is published to the subscriber;
-    /// the replay to read is (<see cref="ReplayAfterSeq"/>, <see cref="LastSeq"/>].
+    /// A relay whose sockets were already admitted (re)attaches itself: after the entity moved or restarted, and when its
+    /// conversation has been quiet (to learn the last seq). The entity adds the relay with these sockets, without the
+    /// admission checks, and answers <see cref="Subscribed"/> with <see cref="Subscribed.Subscriber"/> = the relay and
+    /// its last published seq; the relay reads what it missed from the log.
     /// </summary>
-    public sealed record Subscribed(ConversationId ConversationId, long LastSeq, long ReplayAfterSeq, byte[] FullState)
-        : ISyncMessage;
-
-    public sealed record Refused(ConversationId ConversationId, RefusalReason Reason) : ISyncMessage;
-
-    public sealed record Unsubscribe(ConversationId ConversationId, IActorRef Subscriber) : ISyncMessage, IWithConversationId;
+    public sealed record Resubscribe(ConversationId ConversationId, IActorRef Relay, IActorRef[] Sockets)
+        : ISyncMessage, IWithConversationId;
 
     /// <summary>Read stored events with <c>FromSeq ≤ seq ≤ ToSeq</c>, at most <see cref="Max"/> of them.</summary>
     public sealed record ReadRange(ConversationId ConversationId, long FromSeq, long ToSeq, int Max)

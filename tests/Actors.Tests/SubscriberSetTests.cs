@@ -136,6 +136,53 @@ public sealed class SubscriberSetTests : Akka.TestKit.Xunit2.TestKit
         probe.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
 
+    [Fact]
+    public void A_relay_is_one_publish_target_for_all_its_sockets_and_each_socket_counts_against_the_limit()
+    {
+        var (state, index) = WithThreeEvents();
+        var set = new SubscriberSet(_id, 3, _watcher) { PublishedSeq = 3 };
+        var relay = CreateTestProbe();
+        var sockets = Enumerable.Range(0, 4).Select(_ => CreateTestProbe().Ref).ToArray();
+        Subscribe Via(IActorRef socket) => new(_id, socket, ReplayFrom.LiveOnly, Dialect.V1, relay.Ref);
+
+        foreach (var socket in sockets.Take(3))
+            Assert.Equal(socket, Assert.IsType<Subscribed>(set.Subscribe(Via(socket), state, index, At)).Subscriber);
+        Assert.IsType<Subscribed>(set.Subscribe(Via(sockets[0]), state, index, At)); // already held: not counted twice
+        Assert.Equal(new Refused(_id, RefusalReason.TooManySubscribers, sockets[3]), set.Subscribe(Via(sockets[3]), state, index, At));
+        Assert.Equal((3, 1), (set.Count, set.Targets));
+        Assert.Equal([relay.Ref], _watcher.Watched.Select(w => w.Subject));
+
+        var e = state.Stamp([new Draft("X", "agent", null, "{}"u8.ToArray())], At)[0];
+        set.Publish([e]);
+        Assert.Same(e, relay.ExpectMsg<EventEnvelope>());
+        relay.ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // one message for the node, not one per socket
+
+        set.Unsubscribe(new Unsubscribe(_id, sockets[0], relay.Ref));
+        Assert.Equal((2, 1), (set.Count, set.Targets));
+        set.Unsubscribe(new Unsubscribe(_id, sockets[1], relay.Ref));
+        set.Unsubscribe(new Unsubscribe(_id, sockets[2], relay.Ref));
+        Assert.Equal((0, 0), (set.Count, set.Targets));
+        Assert.Equal([relay.Ref], _watcher.Unwatched);
+    }
+
+    [Fact]
+    public void A_relay_reattaches_its_admitted_sockets_without_the_checks_and_learns_the_last_published_seq()
+    {
+        var (state, index) = WithThreeEvents();
+        var set = new SubscriberSet(_id, 1, _watcher) { PublishedSeq = 3 };
+        var relay = CreateTestProbe().Ref;
+        var sockets = new[] { CreateTestProbe().Ref, CreateTestProbe().Ref };
+
+        Assert.Equal(new Subscribed(_id, 3, 3, [], relay) with { FullState = [] },
+            Assert.IsType<Subscribed>(set.Resubscribe(new Resubscribe(_id, relay, sockets), state)) with { FullState = [] });
+        set.Resubscribe(new Resubscribe(_id, relay, [sockets[0]]), state); // a quiet check: nothing added twice
+        Assert.Equal((2, 1), (set.Count, set.Targets));
+        Assert.Equal(new Refused(_id, RefusalReason.NotFound, relay), set.Resubscribe(new Resubscribe(_id, relay, sockets), ConversationState.Empty(_id)));
+
+        set.Remove(relay); // the relay's node went away: its sockets with it
+        Assert.Equal((0, 0), (set.Count, set.Targets));
+    }
+
     private sealed class RecordingWatcher : ICanWatch
     {
         public List<(IActorRef Subject, object? Message)> Watched { get; } = [];

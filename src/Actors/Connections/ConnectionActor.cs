@@ -14,6 +14,8 @@ namespace Akka.Sync.Actors.Connections;
 /// a chunk. When the entity stops or moves it resubscribes from the last delivered seq, and when the conversation is
 /// quiet it asks the entity for its last seq, so a publish lost on the way is noticed: the socket sees every event
 /// exactly once, in order. It never restarts: a failure closes the socket (1011), and the client resumes.
+/// Across nodes it subscribes through its node's <see cref="ConversationRelay"/>, which it then watches and treats as
+/// the entity: the relay re-attaches when the entity moves, and answers the quiet check from what it forwarded.
 /// </summary>
 public sealed class ConnectionActor : ReceiveActor, IWithTimers
 {
@@ -28,6 +30,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private sealed record MessageOutcome(object Result, long? AckId);
 
     private readonly IActorRef _region;
+    private readonly IActorRef _subscribeVia;
     private readonly ConversationId _id;
     private readonly Dialect _dialect;
     private readonly IClientSink _sink;
@@ -51,12 +54,19 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     /// <summary>The seq of the last event handed to the socket (for tests and logs).</summary>
     public long LastDelivered => _lastDelivered;
 
-    public static Props Props(IActorRef region, ConversationId id, Dialect dialect, ReplayFrom from, IClientSink sink, ConnectionSettings? settings = null) =>
-        Akka.Actor.Props.Create(() => new ConnectionActor(region, id, dialect, from, sink, settings ?? ConnectionSettings.Default));
+    /// <param name="relays">
+    /// This node's <see cref="RelayRegistry"/>: the socket subscribes through its node's relay for the conversation (one
+    /// crossing per node per write). Null: it subscribes to the entity itself through <paramref name="region"/>.
+    /// </param>
+    public static Props Props(IActorRef region, ConversationId id, Dialect dialect, ReplayFrom from, IClientSink sink,
+        ConnectionSettings? settings = null, IActorRef? relays = null) =>
+        Akka.Actor.Props.Create(() => new ConnectionActor(region, id, dialect, from, sink, settings ?? ConnectionSettings.Default, relays));
 
-    public ConnectionActor(IActorRef region, ConversationId id, Dialect dialect, ReplayFrom from, IClientSink sink, ConnectionSettings settings)
+    public ConnectionActor(IActorRef region, ConversationId id, Dialect dialect, ReplayFrom from, IClientSink sink, ConnectionSettings settings,
+        IActorRef? relays = null)
     {
         _region = region;
+        _subscribeVia = relays ?? region;
         _id = id;
         _dialect = dialect;
         _from = from;
@@ -73,6 +83,8 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     /// </summary>
     protected override bool AroundReceive(Receive receive, object message)
     {
+        if (message is EventEnvelope or EventsPublished && Sender.Path.Address.HasGlobalScope)
+            SyncMetrics.RemotePublishesReceived.Add(1); // subscribed without a relay, from an entity on another node
         try
         {
             return base.AroundReceive(receive, message);
@@ -108,7 +120,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     private void SendSubscribe()
     {
-        _region.Tell(new Subscribe(_id, Self, _from, _dialect));
+        _subscribeVia.Tell(new Subscribe(_id, Self, _from, _dialect));
         // The region buffers while a shard is homeless; retry in case the entity never answered.
         Timers.StartSingleTimer("subscribe", new RetrySubscribe(), _settings.RequestTimeout);
     }

@@ -74,7 +74,8 @@ public sealed class ConversationActor : ReceivePersistentActor
         Command<ReadRange>(r => _history.Read(r, _state.LastSeq, _settings.ReplayChunk, _settings.ReplayChunkBytes, Sender));
 
         Command<Subscribe>(OnSubscribe);
-        Command<Unsubscribe>(u => RemoveSubscriber(u.Subscriber));
+        Command<Resubscribe>(OnResubscribe);
+        Command<Unsubscribe>(OnUnsubscribe);
         Command<SubscriberSet.Terminated>(t => RemoveSubscriber(t.Subscriber));
 
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(SnapshotPolicy.Superseded(s.Metadata)));
@@ -239,6 +240,19 @@ public sealed class ConversationActor : ReceivePersistentActor
         var answer = _subscribers.Subscribe(s, _state, _history.Index, Now());
         Sender.Tell(answer);
         if (answer is Subscribed) UpdateIdleTimeout();
+    }
+
+    /// <summary>A node relay re-attaches the sockets it holds (this entity is new, or the relay checks a quiet conversation).</summary>
+    private void OnResubscribe(Resubscribe r)
+    {
+        Sender.Tell(_subscribers.Resubscribe(r, _state));
+        UpdateIdleTimeout();
+    }
+
+    private void OnUnsubscribe(Unsubscribe u)
+    {
+        _subscribers.Unsubscribe(u);
+        UpdateIdleTimeout();
     }
 
     private void RemoveSubscriber(IActorRef subscriber)

@@ -84,6 +84,12 @@ public sealed record ClusterSettings
     public TimeSpan? HeartbeatInterval { get; init; }
     /// <summary>Silence tolerated before a node is marked unreachable (keep it ≥ 2 s on small machines).</summary>
     public TimeSpan? AcceptableHeartbeatPause { get; init; }
+    /// <summary>
+    /// Sockets subscribe through one relay per conversation per node, so a write crosses to each node once, not once per
+    /// socket (<see cref="Connections.ConversationRelay"/>). False: every socket subscribes to its conversation itself,
+    /// as before the relay existed (kept to measure the difference).
+    /// </summary>
+    public bool NodeRelay { get; init; } = true;
 
     /// <summary>The failure-handling overrides as HOCON, layered over akka.hocon's production defaults.</summary>
     internal string ToHocon()
@@ -134,7 +140,8 @@ public static class AkkaSyncHosting
             .WithCustomSerializer("akka-sync", [typeof(ISyncMessage)], system => new SyncSerializer(system))
             .AddConversationDirectory()
             .AddClientPreferences()
-            .AddConversationSharding(options.Conversation);
+            .AddConversationSharding(options.Conversation)
+            .AddConversationRelays(options.Connection);
         if (cluster.ToHocon() is { Length: > 0 } tuning)
             builder.AddHocon(ConfigurationFactory.ParseString(tuning), HoconAddMode.Prepend);
 

@@ -23,6 +23,13 @@ public static class SyncMetrics
     public static readonly Counter<long> FramesSent =
         Meter.CreateCounter<long>("akka_sync.frames.sent", "{frame}", "WebSocket frames written to clients");
 
+    public static readonly Counter<long> RemotePublishesReceived =
+        Meter.CreateCounter<long>("akka_sync.publishes.remote_received", "{message}",
+            "Publish messages (one per durable write per subscriber) received from a conversation hosted on another node");
+
+    public static readonly UpDownCounter<long> RelaysActive =
+        Meter.CreateUpDownCounter<long>("akka_sync.relays.active", "{relay}", "Node relays (one per conversation with sockets on this node)");
+
     /// <summary>Latency buckets in seconds, from half a millisecond to ten seconds.</summary>
     private static readonly InstrumentAdvice<double> Seconds = new()
     {
@@ -53,6 +60,8 @@ public static class SyncMetrics
         }
         ConversationsActive.Add(0);
         SlowConsumerCloses.Add(0);
+        RemotePublishesReceived.Add(0);
+        RelaysActive.Add(0);
         foreach (var surface in new[] { "rest", "v1_socket", "socketio" })
             AuthFailures.Add(0, new KeyValuePair<string, object?>("surface", surface));
     }

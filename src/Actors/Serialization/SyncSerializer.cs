@@ -75,6 +75,7 @@ public sealed class SyncSerializer : SerializerWithStringManifest
         ["s.range"] = typeof(ConversationSubscription.EventRange),
         ["s.pub"] = typeof(ConversationSubscription.EventsPublished),
         ["s.ended"] = typeof(ConversationSubscription.Ended),
+        ["s.resub"] = typeof(ConversationSubscription.Resubscribe),
         ["d.upsert"] = typeof(DirectoryCommands.Upsert),
         ["d.search"] = typeof(DirectoryQueries.Search),
         ["d.count"] = typeof(DirectoryQueries.Count),

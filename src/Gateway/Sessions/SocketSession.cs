@@ -12,7 +12,11 @@ namespace Akka.Sync.Gateway.Sessions;
 
 /// <summary>What a socket session needs from the server, resolved once per socket.</summary>
 public sealed record SessionServices(GatewaySettings Settings, ApiKeys Keys, FailedAuthLimiter Limiter, ActorSystem System,
-    IActorRef Region, SocketBudget Budget, ILogger Log);
+    IActorRef Region, SocketBudget Budget, ILogger Log)
+{
+    /// <summary>This node's relay registry (<c>Cluster:NodeRelay</c>, on by default); null: sockets subscribe themselves.</summary>
+    public IActorRef? Relays => Settings.Akka.Cluster.NodeRelay ? Akka.Hosting.ActorRegistry.For(System).Get<RelayRegistryKey>() : null;
+}
 
 /// <summary>
 /// The session layer of one socket, what both dialects share: it owns the socket's transport (the message reader and the
@@ -106,7 +110,7 @@ public abstract class SocketSession : IClientSink
     /// <summary>Starts the connection actor that subscribes this session to its conversation.</summary>
     protected void Connect(ConversationId id, ReplayFrom from) =>
         Connection = Services.System.ActorOf(ConnectionActor.Props(Services.Region, id, Codec.Dialect, from, this,
-            Services.Settings.Akka.Connection));
+            Services.Settings.Akka.Connection, Services.Relays));
 
     // ---- IClientSink: what the connection actor writes, encoded by the codec ----
 
