@@ -130,6 +130,15 @@ public sealed partial class NodeProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>The sum of a metric's samples on this node's <c>/metrics</c> (Prometheus text); 0 when absent.</summary>
+    public async Task<double> MetricAsync(string metric)
+    {
+        var text = await Http.GetStringAsync("/metrics");
+        return text.Split('\n')
+            .Where(l => l.StartsWith(metric + "{", StringComparison.Ordinal) || l.StartsWith(metric + " ", StringComparison.Ordinal))
+            .Sum(l => double.Parse(l.TrimEnd().Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
     public Uri SocketUri(string conversationId, string query) =>
         new($"ws://{BaseUri.Authority}/sockets/events/{conversationId}?{query}");
 
