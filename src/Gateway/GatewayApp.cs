@@ -52,11 +52,35 @@ public static partial class GatewayApp
             .AddPrometheusExporter());
 
         var app = builder.Build();
+        // A node that stops (SIGTERM, a rolling restart) turns /ready off and sends new sockets elsewhere (1012) at once;
+        // its open sockets keep streaming while it hands its conversations over (CoordinatedShutdown), then are closed
+        // with 1012 as it leaves the cluster, so their clients resume where the conversations already are.
+        var sockets = app.Services.GetRequiredService<Transport.SocketBudget>();
+        app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            sockets.StopAccepting();
+            // On SIGTERM Akka's own hook has already started this; when the host is stopped otherwise, start it now,
+            // beside Kestrel's stop, which waits for the sockets the hand-over closes.
+            _ = CoordinatedShutdown.Get(app.Services.GetRequiredService<ActorSystem>()).Run(CoordinatedShutdown.ClrExitReason.Instance);
+        });
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             app.Services.GetRequiredService<ClusterMetrics>();
             SyncMetrics.StartAtZero();
-            var cluster = Akka.Cluster.Cluster.Get(app.Services.GetRequiredService<ActorSystem>());
+            var system = app.Services.GetRequiredService<ActorSystem>();
+            // The same when the actor system stops on its own (this node was downed): its sockets would otherwise hang.
+            var shutdown = CoordinatedShutdown.Get(system);
+            shutdown.AddTask(CoordinatedShutdown.PhaseBeforeServiceUnbind, "stop-accepting-sockets", () =>
+            {
+                sockets.StopAccepting();
+                return Task.FromResult(Done.Instance);
+            });
+            shutdown.AddTask(CoordinatedShutdown.PhaseClusterLeave, "close-sockets", () =>
+            {
+                sockets.Drain();
+                return Task.FromResult(Done.Instance);
+            });
+            var cluster = Akka.Cluster.Cluster.Get(system);
             LogNodeStarted(app.Logger, cluster.SelfAddress.ToString(), string.Join(' ', app.Urls));
             cluster.RegisterOnMemberUp(() => LogMemberUp(app.Logger, cluster.SelfAddress.ToString(), cluster.State.Members.Count));
         });

@@ -288,12 +288,13 @@ async function reloadAndRestart(browser, server, view, id) {
   if (JSON.stringify(afterReload) !== JSON.stringify(before)) fail(`reload changed the messages: ${JSON.stringify(before)} -> ${JSON.stringify(afterReload)}`);
   step('reload', afterReload);
 
-  // The server restarts on the same port and data: the page's socket reconnects by itself.
+  // The server restarts on the same port and data: the page's socket reconnects by itself. A stopping server closes it
+  // with 1012 at once, so the page starts retrying while the server is still down: count its sockets from before the stop.
   const port = new URL(server.base).port;
+  const socketsBefore = view.watch.sockets.length;
   await stopServer(server);
   const restarted = await startServer(server.name, server.settings, port, server.dataDir);
   current.main = restarted;
-  const socketsBefore = view.watch.sockets.length;
   await until('the socket to reconnect', async () => view.watch.sockets.length > socketsBefore
     && view.watch.sockets[view.watch.sockets.length - 1].frames > 0, 120000); // its backoff: 1, 2, 4, 8, 16, 30 s
   await sendFromComposer(page, 'after the restart');

@@ -284,11 +284,12 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     {
         Receive<EntityTerminated>(_ =>
         {
-            // The entity passivated, moved or its node died: resubscribe from what the socket has.
+            // The entity passivated, moved or its node died: resubscribe from what the socket has. Not while this node
+            // stops: the socket is about to be closed (1012) and its client resumes on another node.
             _entity = null;
             _from = ReplayFrom.Seq(_lastDelivered);
             Become(Subscribing);
-            SendSubscribe();
+            if (CoordinatedShutdown.Get(Context.System).ShutdownReason is null) SendSubscribe();
         });
         Receive<Ended>(e => CloseWith(e.Reason));
         Receive<ClientMessage>(m => SendCommand(new ConversationCommands.SendMessage(_id, m.Message), null));

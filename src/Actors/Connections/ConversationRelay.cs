@@ -219,8 +219,10 @@ public sealed class ConversationRelay : ReceiveActor, IWithTimers
     {
         if (!t.Entity.Equals(_entity)) return;
         // The entity passivated, moved or its node died: re-attach once for every socket, from what was forwarded.
+        // Not while this node stops: its sockets are about to be closed (1012) and resume elsewhere, and a request
+        // buffered in the stopping region would hold its shutdown.
         _entity = null;
-        if (_forwarded >= 0) SendResubscribe();
+        if (_forwarded >= 0 && CoordinatedShutdown.Get(Context.System).ShutdownReason is null) SendResubscribe();
     }
 
     private void SendResubscribe()

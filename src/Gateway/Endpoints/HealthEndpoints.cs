@@ -18,6 +18,7 @@ public static class HealthEndpoints
     {
         services.AddHealthChecks()
             .AddCheck<ClusterMemberCheck>("cluster", tags: [ReadyTag])
+            .AddCheck<StoppingCheck>("stopping", tags: [ReadyTag])
             .AddCheck<JournalCheck>("journal", tags: [ReadyTag]);
         return services;
     }
@@ -38,6 +39,13 @@ public static class HealthEndpoints
                 ? HealthCheckResult.Healthy("cluster member up")
                 : HealthCheckResult.Unhealthy($"cluster member {self.Status}"));
         }
+    }
+
+    /// <summary>Not ready once the node has started stopping, so a load balancer sends nothing new its way.</summary>
+    private sealed class StoppingCheck(Transport.SocketBudget sockets) : IHealthCheck
+    {
+        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
+            Task.FromResult(sockets.Draining ? HealthCheckResult.Unhealthy("node stopping") : HealthCheckResult.Healthy("serving"));
     }
 
     private sealed class JournalCheck(GatewaySettings settings) : IHealthCheck

@@ -19,7 +19,9 @@ public sealed partial class V1Session(WebSocket socket, SessionServices services
 {
     protected override async Task RunSessionAsync()
     {
-        if (!hasSlot)
+        if (Services.Budget.Draining)
+            Transport.Close(CloseCodes.ServiceRestart, SocketBudget.RestartReason);
+        else if (!hasSlot)
             Transport.Close(CloseCodes.TryAgainLater, SocketBudget.FullReason);
         else if (id is not { } conversation)
             Transport.Close(CloseCodes.NotFound, "Conversation not found");

@@ -5,11 +5,32 @@ namespace Akka.Sync.Gateway.Transport;
 /// <summary>
 /// Counts this node's open sockets (both dialects) against <c>Limits:MaxSocketsPerNode</c>, and the outbound pumps
 /// still running (a pump that outlives its socket would be a leak; the stress tests check both return to zero), and
-/// holds their send deadlines.
+/// holds their send deadlines. When the node stops it drains: every socket is closed with 1012 (reconnect now, to
+/// another node) and new ones get the same close at once.
 /// </summary>
 public sealed class SocketBudget(GatewaySettings settings) : IDisposable
 {
     private readonly SendDeadlines _deadlines = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<WebSocketTransport, byte> _running = new();
+    private volatile bool _draining;
+
+    public const string RestartReason = "service restart: reconnect to another node with your last event id";
+
+    /// <summary>The node is stopping: new sockets are told at once to reconnect elsewhere (1012), and /ready is off.</summary>
+    public bool Draining => _draining;
+
+    /// <summary>From now on every new socket is closed with 1012 as soon as it opens (the node has started stopping).</summary>
+    public void StopAccepting() => _draining = true;
+
+    /// <summary>
+    /// Closes every socket with 1012 after what is already queued for it (its client resumes from the last event it
+    /// received, on another node), and every socket opened from now on.
+    /// </summary>
+    public void Drain()
+    {
+        _draining = true;
+        foreach (var transport in _running.Keys) transport.Close(Protocol.CloseCodes.ServiceRestart, RestartReason);
+    }
 
     /// <summary>Sockets aborted because their peer stopped reading (a send missed <c>Limits:SendTimeout</c>).</summary>
     public long SendTimeouts => _deadlines.Aborted;
@@ -26,8 +47,14 @@ public sealed class SocketBudget(GatewaySettings settings) : IDisposable
     {
         _deadlines.Watch(transport);
         Interlocked.Increment(ref _pumps);
-        transport.Completion.ContinueWith(_ => Interlocked.Decrement(ref _pumps), CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        _running.TryAdd(transport, 0);
+        transport.Completion.ContinueWith(_ =>
+        {
+            _running.TryRemove(transport, out byte _);
+            Interlocked.Decrement(ref _pumps);
+        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        // Added before the flag is read: a socket opened while the node starts draining is closed by one or the other.
+        if (_draining) transport.Close(Protocol.CloseCodes.ServiceRestart, RestartReason);
     }
 
     /// <summary>Takes a slot; false (and nothing taken) when the node is full.</summary>

@@ -16,8 +16,12 @@ public sealed class IngestWriter
     private TaskCompletionSource _reached = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _reachAt = int.MaxValue;
 
+    private volatile bool _stopping;
+
     public Task Completion { get; private set; } = Task.CompletedTask;
     public int FailedAttempts { get; private set; }
+    /// <summary>Attempts answered 503 (or 504): the conversation did not take the batch, and said so.</summary>
+    public int Unavailable { get; private set; }
     /// <summary>Longest time from a batch's first attempt to its acknowledgement.</summary>
     public TimeSpan LongestWait { get; private set; }
     /// <summary>When (on this writer's clock) each batch was first sent and when it was acknowledged.</summary>
@@ -35,12 +39,17 @@ public sealed class IngestWriter
 
     public TimeSpan Now => _clock.Elapsed;
 
-    public static IngestWriter Start(Func<NodeProcess> via, string conversationId, int batches, int batchSize, TimeSpan timeout)
+    /// <param name="pace">The least time between two batches' first attempts (an agent producing at a steady rate); none by default.</param>
+    public static IngestWriter Start(Func<NodeProcess> via, string conversationId, int batches, int batchSize, TimeSpan timeout,
+        TimeSpan pace = default)
     {
         var writer = new IngestWriter();
-        writer.Completion = Task.Run(() => writer.RunAsync(via, conversationId, batches, batchSize, timeout));
+        writer.Completion = Task.Run(() => writer.RunAsync(via, conversationId, batches, batchSize, timeout, pace));
         return writer;
     }
+
+    /// <summary>No batch is started after this; the one under way is still retried until acknowledged.</summary>
+    public void Stop() => _stopping = true;
 
     /// <summary>Completes when at least <paramref name="count"/> events are acknowledged.</summary>
     public Task WhenAckedAsync(int count)
@@ -54,11 +63,13 @@ public sealed class IngestWriter
         }
     }
 
-    private async Task RunAsync(Func<NodeProcess> via, string conversationId, int batches, int batchSize, TimeSpan timeout)
+    private async Task RunAsync(Func<NodeProcess> via, string conversationId, int batches, int batchSize, TimeSpan timeout, TimeSpan pace)
     {
         var deadline = _clock.Elapsed + timeout;
-        for (var b = 0; b < batches; b++)
+        for (var b = 0; b < batches && !_stopping; b++)
         {
+            if (b > 0 && pace > TimeSpan.Zero && Batches[^1].Sent + pace > _clock.Elapsed)
+                await Task.Delay(Batches[^1].Sent + pace - _clock.Elapsed); // the producer's own rate, not synchronisation
             var ids = Enumerable.Range(0, batchSize).Select(_ => Guid.NewGuid().ToString("D")).ToArray();
             var body = ids.Select(i => new { kind = "MessageEvent", source = "agent", id = i, batch = b }).ToArray();
             var started = _clock.Elapsed;
@@ -75,7 +86,8 @@ public sealed class IngestWriter
                         if (!acked.SequenceEqual(ids)) throw new InvalidOperationException("acknowledged ids differ from the batch");
                         break;
                     }
-                    if ((int)response.StatusCode is not (503 or 504))
+                    if ((int)response.StatusCode is 503 or 504) Unavailable++;
+                    else
                         throw new InvalidOperationException($"ingest answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
                 }
                 catch (Exception e) when (e is HttpRequestException or TaskCanceledException) { }
