@@ -17,30 +17,44 @@ public sealed class FailoverTests(ITestOutputHelper output)
     private const int BatchSize = 5;
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(120);
 
+    /// <summary>Akka's cluster lines at Info (unreachable, downed, removed), for the failover timeline.</summary>
+    private static readonly Dictionary<string, string> AkkaInfoLog = new() { ["Logging:LogLevel:Akka.Actor.ActorSystem"] = "Information" };
+
     [Fact]
     public async Task Killing_the_node_that_hosts_a_conversation_loses_and_duplicates_nothing_and_sockets_elsewhere_stay_open()
     {
-        await WhileIngestingOnNode3(async (cluster, writer, id) =>
+        await WhileIngestingOnNode3(async (cluster, writer, id, probed) =>
         {
             var (node1, node2, node3) = (cluster.Nodes[0], cluster.Nodes[1], cluster.Nodes[2]);
+            // A second conversation on node 3, written every 200 ms by a client that does not wait: when it takes writes again.
+            await using var probe = AvailabilityProbe.Start(() => node1, probed, TimeSpan.FromMilliseconds(200), Bound);
+            var killedUtc = DateTime.UtcNow;
             node3.Kill(); // SIGKILL mid-burst: no leave, no hand-off (returns once the process is gone)
             var killedAt = writer.Now;
+            var probeKilledAt = probe.Now;
             await writer.Completion.WaitAsync(Bound);
+            var accepted = await Eventually.HoldsAsync(() => Task.FromResult(probe.AcceptedAgainAfter(probeKilledAt)), a => a is not null, Bound,
+                _ => "the probed conversation never took a write again");
 
-            // Failover time: from the kill to the acknowledgement of the first batch sent after it.
+            // Failover time: from the kill to the first write accepted again (the probe), and as the agent saw it (the
+            // acknowledgement of its first batch sent after the kill, each attempt waiting up to Limits:AskTimeout).
             var firstAckAfterKill = writer.UnavailableAfter(killedAt);
             output.WriteLine($"node 3 killed after {writer.AckTimes.Count(t => t <= killedAt) * BatchSize} events were acknowledged; " +
-                             $"conversation accepted events again {firstAckAfterKill.TotalSeconds:F1} s after the kill " +
-                             $"(longest wait for one batch {writer.LongestWait.TotalSeconds:F1} s, {writer.FailedAttempts} failed attempts retried)");
+                             $"writes accepted again {accepted!.Value.TotalSeconds:F1} s after the kill; the agent's next batch was acknowledged " +
+                             $"{firstAckAfterKill.TotalSeconds:F1} s after it (longest wait for one batch {writer.LongestWait.TotalSeconds:F1} s, " +
+                             $"{writer.FailedAttempts} failed attempts retried)");
+            output.WriteLine(Timeline.Of([node1, node2], killedUtc, accepted.Value));
             Assert.Contains(await TestCluster.HostOfAsync(node1, id), new[] { node1.Address, node2.Address });
-            Assert.True(firstAckAfterKill < TimeSpan.FromSeconds(30), $"failover took {firstAckAfterKill}");
-        });
+            // Issue 14 §2: under 10 s with the shipped settings (measured 7.3-8.8 s, median 7.7 s, on 2 cores).
+            Assert.True(accepted.Value < TimeSpan.FromSeconds(10), $"writes were accepted again only {accepted.Value.TotalSeconds:F1} s after the kill");
+            Assert.True(firstAckAfterKill < TimeSpan.FromSeconds(30), $"the agent's next batch was acknowledged only {firstAckAfterKill.TotalSeconds:F1} s after the kill");
+        }, AkkaInfoLog);
     }
 
     [Fact]
     public async Task A_rolling_restart_of_the_node_that_hosts_a_conversation_hands_it_over_with_no_gap_or_duplicate()
     {
-        await WhileIngestingOnNode3(async (cluster, writer, _) =>
+        await WhileIngestingOnNode3(async (cluster, writer, _, _) =>
         {
             var (node1, node2, node3) = (cluster.Nodes[0], cluster.Nodes[1], cluster.Nodes[2]);
             var stoppedAt = writer.Now;
@@ -65,18 +79,19 @@ public sealed class FailoverTests(ITestOutputHelper output)
     /// node 1. A third of the way in, <paramref name="disrupt"/> runs (and waits for the writer); then every socket must
     /// hold the whole log once, in order, still open, and no node may have logged about serialization.
     /// </summary>
-    private async Task WhileIngestingOnNode3(Func<TestCluster, IngestWriter, string, Task> disrupt)
+    private async Task WhileIngestingOnNode3(Func<TestCluster, IngestWriter, string, string, Task> disrupt, IReadOnlyDictionary<string, string>? settings = null)
     {
         await using var postgres = await PostgresServer.StartAsync();
-        await using var cluster = await TestCluster.StartAsync(postgres, 3);
+        await using var cluster = await TestCluster.StartAsync(postgres, 3, settings);
         var (node1, node2, node3) = (cluster.Nodes[0], cluster.Nodes[1], cluster.Nodes[2]);
         var id = await TestCluster.CreateConversationHostedOnAsync(node1, node3);
+        var probed = await TestCluster.CreateConversationHostedOnAsync(node1, node3);
         var streams = await OpenStreams(id, node1, node2);
         try
         {
             var writer = IngestWriter.Start(() => node1, id, Batches, BatchSize, Bound);
             await writer.WhenAckedAsync(Batches * BatchSize / 3).WaitAsync(Bound);
-            await disrupt(cluster, writer, id);
+            await disrupt(cluster, writer, id, probed);
             await AssertEveryoneHasTheWholeLog(writer, streams, node1, id);
             AssertNoSerializerWarnings(cluster);
         }
