@@ -5,7 +5,7 @@ using Akka.Sync.Bench.Load;
 
 // bench/run → this program: runs every workload against Akka.Sync and its baselines (each server a child process on
 // 127.0.0.1), prints the table and, for a full run, writes docs/benchmarks.md and docs/bench/*.svg.
-// Options: --quick (small sizes; writes under bench/results/quick), --only fanout,many,replay,idle,ingest,cold,
+// Options: --quick (small sizes; writes under bench/results/quick), --only fanout,many,replay,idle,ingest,cold,clusterfanout,
 //          --servers akka,kestrel,socketio, --root <repo>, --out <folder for benchmarks.md and bench/*.svg>.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
@@ -13,7 +13,7 @@ var argList = args.ToList();
 string? Option(string name) { var i = argList.IndexOf(name); return i >= 0 && i + 1 < argList.Count ? argList[i + 1] : null; }
 var quick = argList.Contains("--quick");
 var root = Path.GetFullPath(Option("--root") ?? Directory.GetCurrentDirectory());
-var only = (Option("--only") ?? "fanout,many,replay,idle,ingest,cold").Split(',');
+var only = (Option("--only") ?? "fanout,many,replay,idle,ingest,cold,clusterfanout").Split(',');
 var serverNames = (Option("--servers") ?? "akka,kestrel,socketio").Split(',');
 var servers = new List<ServerKind>();
 if (serverNames.Contains("akka")) servers.Add(ServerKind.AkkaSync);
@@ -72,6 +72,13 @@ await Run("ingest", "5. ingest", async () =>
         await workloads.IngestAsync(ServerKind.Kestrel, SqliteLabel);
         await workloads.IngestAsync(ServerKind.Kestrel, SqliteLabel, batchSize: 1000);
     }
+});
+
+await Run("clusterfanout", "7. cluster fan-out", async () =>
+{
+    if (!servers.Contains(ServerKind.AkkaSync)) return;
+    if (pg is { Length: > 0 }) await workloads.ClusterFanoutAsync(pg);
+    else results.Notes.Add("cluster fan-out: skipped (it needs PostgreSQL; bench/run starts one when `pg_ctlcluster` is present)");
 });
 
 var ordered = results.Metrics.OrderBy(m => m.Workload, StringComparer.Ordinal).ToList(); // stable: figures keep their order

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 
 namespace Akka.Sync.Bench.Load;
 
@@ -9,12 +10,15 @@ public sealed record Sizes(
     int ReplayEvents, int ReplayRuns,
     int IdleSockets,
     int IngestEvents, int IngestBatch, int IngestProducers,
-    int ColdStarts)
+    int ColdStarts,
+    int ClusterSocketsPerNode, int ClusterEvents, TimeSpan ClusterCap)
 {
     public static readonly Sizes Full = new(1000, 20_000, 20, 100, TimeSpan.FromSeconds(30),
-        2000, 20, 10, 30_000, 3, 10_000, 60_000, 100, 8, 3);
+        2000, 20, 10, 30_000, 3, 10_000, 60_000, 100, 8, 3,
+        200, 10_000, TimeSpan.FromSeconds(20));
     public static readonly Sizes Quick = new(100, 2_000, 20, 100, TimeSpan.FromSeconds(10),
-        200, 10, 10, 5_000, 1, 1_000, 6_000, 100, 4, 1);
+        200, 10, 10, 5_000, 1, 1_000, 6_000, 100, 4, 1,
+        20, 1_000, TimeSpan.FromSeconds(10));
 }
 
 /// <summary>The six workloads; each runs against one freshly started server and adds its figures to the results.</summary>
@@ -79,6 +83,139 @@ public sealed class Workloads(Paths paths, Sizes sizes, Results results, HttpCli
         Log($"{Server.Name(kind)}: {ingested} events × {sizes.FanoutSockets} sockets, {got.Frames} frames in {seconds:0.00} s = {rate:#,0}/s, " +
             $"p50 {got.Latency.P50Us / 1000:0.0} ms p99 {got.Latency.P99Us / 1000:0.0} ms, CPU {cpu.TotalSeconds:0.0} s{(got.Complete ? "" : " INCOMPLETE")} {closed}");
         if (!got.Complete) results.Notes.Add($"fan-out on {Server.Name(kind)}: not every socket got every event in time ({got.Frames} of {ingested * sizes.FanoutSockets}) {closed}");
+    }
+
+    // ---- 7. cluster fan-out ----
+    /// <summary>
+    /// Three Akka.Sync nodes on loopback sharing PostgreSQL, one conversation, <c>ClusterSocketsPerNode</c> sockets on each
+    /// node, events ingested through the first node in batches, paced by the slowest socket as in fan-out. Run twice in
+    /// the same run: <c>Cluster:NodeRelay=false</c> (every socket subscribes to the conversation itself: one remote
+    /// message per socket per write on the other nodes) and <c>true</c> (one relay per node: one remote message per node
+    /// per write). Figures: deliveries/s, CPU per delivery summed over the three nodes, and bytes that crossed remoting
+    /// per event (both directions, all three nodes: the TCP connections to the nodes' remoting ports, from
+    /// <c>ss -tin</c>'s bytes_sent + bytes_received, before and after).
+    /// </summary>
+    public async Task ClusterFanoutAsync(string pg)
+    {
+        const string W = "7. cluster fan-out";
+        foreach (var relay in new[] { false, true })
+        {
+            var label = relay ? "relay on" : "relay off";
+            var ports = Enumerable.Range(0, 3).Select(_ => Server.FreePort()).ToArray();
+            var nodes = new List<Server>();
+            try
+            {
+                for (var i = 0; i < 3; i++)
+                {
+                    var env = new Dictionary<string, string>
+                    {
+                        ["Persistence__Provider"] = "PostgreSql",
+                        ["Persistence__ConnectionString"] = pg,
+                        ["Cluster__Host"] = "127.0.0.1",
+                        ["Cluster__Port"] = ports[i].ToString(),
+                        ["Cluster__SeedNodes__0"] = $"akka.tcp://akka-sync@127.0.0.1:{ports[0]}",
+                        ["Cluster__NodeRelay"] = relay ? "true" : "false",
+                    };
+                    nodes.Add(Server.Start(paths, ServerKind.AkkaSync, $"cluster{i + 1}", env));
+                }
+                foreach (var n in nodes) await n.WaitReadyAsync(http, ReadyTimeout);
+                await WaitMembersUpAsync(nodes[0], 3);
+                var api = new Api(http, nodes[0].BaseUrl);
+                var conversation = await api.CreateConversationAsync();
+                await api.IngestAsync(conversation, 0, 1); // the entity starts on whichever node its shard lands on
+                var hostAddress = await HostOfAsync(nodes[0], conversation);
+                var host = Array.FindIndex(ports, p => hostAddress.EndsWith($":{p}", StringComparison.Ordinal)) + 1;
+                var uris = nodes.SelectMany(n => Enumerable.Repeat(SocketUri(n, conversation), sizes.ClusterSocketsPerNode)).ToList();
+                await using var receivers = await V1Receivers.ConnectAsync(uris, true, 64, TimeSpan.FromSeconds(60));
+                // Every socket has the warm-up event first (resend_all is off: each gets it live or not at all), so count from here.
+                await Task.Delay(1000);
+                var baseline = receivers.Sockets.Select(s => s.Count).ToArray();
+                var cpu0 = nodes.Select(n => n.Cpu()).ToArray();
+                var bytes0 = RemotingBytes(ports);
+                var t0 = Clock.NowUs();
+                var sw = Stopwatch.StartNew();
+                long ingested = 0;
+                long Min() => receivers.Sockets.Select((s, i) => s.Count - baseline[i]).Min();
+                while (ingested < sizes.ClusterEvents && sw.Elapsed < sizes.ClusterCap)
+                {
+                    while (ingested - Min() > sizes.FanoutWindow - sizes.FanoutBatch && sw.Elapsed < sizes.ClusterCap)
+                        await Task.Delay(1);
+                    var count = (int)Math.Min(sizes.FanoutBatch, sizes.ClusterEvents - ingested);
+                    await api.IngestAsync(conversation, ingested + 1, count);
+                    ingested += count;
+                }
+                var deadline = Stopwatch.StartNew();
+                while (Min() < ingested && deadline.Elapsed < TimeSpan.FromSeconds(30)) await Task.Delay(5);
+                var complete = Min() >= ingested;
+                var got = await receivers.FinishAsync(0, TimeSpan.Zero);
+                var frames = got.Frames - baseline.Sum();
+                var cpu = nodes.Select((n, i) => n.Cpu() - cpu0[i]).Aggregate(TimeSpan.Zero, (a, b) => a + b);
+                var bytes = RemotingBytes(ports) - bytes0;
+                var seconds = (got.LastUs - t0) / 1e6;
+                var rate = frames / seconds;
+                results.Add(W, $"deliveries/s ({label})", "frames/s").Values[ServerKind.AkkaSync] = rate;
+                results.Add(W, $"latency p99 ({label})", "ms", false).Values[ServerKind.AkkaSync] = got.Latency.P99Us / 1000;
+                results.Add(W, $"server CPU per delivery, 3 nodes ({label})", "µs/delivery", false).Values[ServerKind.AkkaSync] = cpu.TotalMicroseconds / frames;
+                results.Add(W, $"remoting bytes per event ({label})", "bytes/event", false).Values[ServerKind.AkkaSync] = (double)bytes / ingested;
+                results.Add(W, $"events ingested ({label})", "events").Values[ServerKind.AkkaSync] = ingested;
+                Log($"{label}: {ingested} events × {uris.Count} sockets on 3 nodes (conversation on node {host}), {frames} frames in {seconds:0.00} s = {rate:#,0}/s, " +
+                    $"p99 {got.Latency.P99Us / 1000:0.0} ms, CPU {cpu.TotalSeconds:0.0} s over 3 nodes, remoting {bytes / 1e6:0.0} MB = {(double)bytes / ingested:#,0} bytes/event" +
+                    $"{(complete ? "" : " INCOMPLETE")} {receivers.ClosedSummary()}");
+                if (!complete) results.Notes.Add($"cluster fan-out ({label}): not every socket got every event in time");
+            }
+            finally
+            {
+                foreach (var n in nodes) await n.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>Waits until <paramref name="via"/> sees <paramref name="count"/> members Up (GET /cluster), bounded.</summary>
+    private async Task WaitMembersUpAsync(Server via, int count)
+    {
+        var sw = Stopwatch.StartNew();
+        while (sw.Elapsed < ReadyTimeout)
+        {
+            using var doc = JsonDocument.Parse(await http.GetStringAsync($"{via.BaseUrl}/cluster"));
+            if (doc.RootElement.GetProperty("members").EnumerateArray().Count(m => m.GetProperty("status").GetString() == "up") >= count) return;
+            await Task.Delay(100);
+        }
+        throw new TimeoutException($"the cluster did not have {count} members Up within {ReadyTimeout}");
+    }
+
+    /// <summary>The address of the node that hosts the conversation's shard (GET /cluster/conversations/{id}).</summary>
+    private async Task<string> HostOfAsync(Server via, string conversation)
+    {
+        using var doc = JsonDocument.Parse(await http.GetStringAsync($"{via.BaseUrl}/cluster/conversations/{conversation}"));
+        return doc.RootElement.GetProperty("node").GetString() ?? "";
+    }
+
+    /// <summary>Bytes sent plus received on every established TCP connection whose local port is one of <paramref name="ports"/>
+    /// (each remoting connection has exactly one end on a node's remoting port, so each is counted once).</summary>
+    private static long RemotingBytes(int[] ports)
+    {
+        var psi = new ProcessStartInfo("ss", ["-tinH", "state", "established"]) { RedirectStandardOutput = true, UseShellExecute = false };
+        using var p = Process.Start(psi)!;
+        var lines = p.StandardOutput.ReadToEnd().Split('\n');
+        p.WaitForExit();
+        long total = 0;
+        var counting = false;
+        foreach (var line in lines)
+        {
+            if (line.Length == 0) continue;
+            if (!char.IsWhiteSpace(line[0]))
+            {
+                var local = line.Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault(f => f.Contains(':'));
+                counting = local is not null && int.TryParse(local[(local.LastIndexOf(':') + 1)..], out var port) && ports.Contains(port);
+                continue;
+            }
+            if (!counting) continue;
+            foreach (var f in line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                if ((f.StartsWith("bytes_sent:", StringComparison.Ordinal) || f.StartsWith("bytes_received:", StringComparison.Ordinal))
+                    && long.TryParse(f[(f.IndexOf(':') + 1)..], out var b))
+                    total += b;
+        }
+        return total;
     }
 
     private void AddLatency(string workload, ServerKind kind, Latency latency)
