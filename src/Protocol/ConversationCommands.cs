@@ -17,7 +17,8 @@ public static class ConversationCommands
         Dialect Dialect,
         string? Title,
         UserMessage? InitialMessage,
-        byte[] KeyHash) : ISyncMessage, IWithConversationId;
+        byte[] KeyHash,
+        UpstreamBinding? Upstream = null) : ISyncMessage, IWithConversationId;
 
     public sealed record SendMessage(ConversationId ConversationId, UserMessage Message)
         : ISyncMessage, IWithConversationId;
@@ -86,6 +87,10 @@ public enum ResultCode
     NotFound = 3,
     Conflict = 4,
     Unavailable = 5,
+    /// <summary>An upstream agent server failed or refused a forwarded action (502).</summary>
+    BadGateway = 6,
+    /// <summary>An upstream agent server did not answer a forwarded action in time: it may or may not be applied (504).</summary>
+    GatewayTimeout = 7,
 }
 
 public sealed record ConversationInfo(
@@ -96,7 +101,8 @@ public sealed record ConversationInfo(
     long CreatedTicks,
     long UpdatedTicks,
     long EventCount,
-    Akka.Sync.Protocol.V0.AgentState? AgentState = null) : ISyncMessage;
+    Akka.Sync.Protocol.V0.AgentState? AgentState = null,
+    UpstreamView? Upstream = null) : ISyncMessage;
 
 public static class ConversationReplies
 {
