@@ -63,6 +63,10 @@ public static partial class GatewayApp
             LogNodeStarted(app.Logger, cluster.SelfAddress.ToString(), string.Join(' ', app.Urls));
             cluster.RegisterOnMemberUp(() => LogMemberUp(app.Logger, cluster.SelfAddress.ToString(), cluster.State.Members.Count));
         });
+        // Sockets are closed (1001) as shutdown starts, not held until the host's timeout: their clients (and the
+        // followers of other Akka.Sync servers, for which this one is an upstream) reconnect at once.
+        app.Lifetime.ApplicationStopping.Register(() =>
+            app.Services.GetRequiredService<Transport.SocketBudget>().CloseAll(Protocol.CloseCodes.GoingAway, "server shutting down"));
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Akka.Sync.Gateway");
         if (settings.SessionApiKeys.Length == 0)
             LogOpenServer(log);
