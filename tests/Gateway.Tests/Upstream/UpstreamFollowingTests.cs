@@ -107,7 +107,6 @@ public sealed class UpstreamFollowingTests(ITestOutputHelper output)
                 workspace = new { kind = "LocalWorkspace", working_dir = "/workspace" },
                 initial_message = new { role = "user", content = new[] { new { type = "text", text = "first" } }, run = true },
             });
-            Assert.Equal(201, 201);
             var id = created.GetProperty("id").GetString()!;
             Assert.Equal("first", created.GetProperty("title").GetString());
             await using var socket = await TestSocket.ConnectAsync(front.SocketUri(id, "resend_all=true"));
