@@ -74,14 +74,37 @@ public sealed class UpstreamClient(HttpClient http, UpstreamSettings settings, s
     public Task<(int Status, byte[] Body)> StartConversationAsync(byte[] request, CancellationToken ct = default) =>
         SendAsync(HttpMethod.Post, $"{baseUrl}/api/conversations", request, ct);
 
-    /// <summary>One page of the upstream's events in upstream order, from <paramref name="sinceTicks"/> on (inclusive).</summary>
+    /// <summary>
+    /// One page of the upstream's events in upstream order, from <paramref name="sinceTicks"/> on (inclusive); every
+    /// failure is an <see cref="UpstreamException"/> saying what went wrong.
+    /// </summary>
     public async Task<UpstreamPage> SearchAsync(long? sinceTicks, string? pageId, CancellationToken ct)
     {
         var url = $"{Conversation}/events/search?limit={PageSize}&sort_order=TIMESTAMP";
         if (sinceTicks is { } since) url += "&timestamp__gte=" + Uri.EscapeDataString(WireTime.ToWire(since));
         if (pageId is not null) url += "&page_id=" + Uri.EscapeDataString(pageId);
-        var (status, body) = await SendAsync(HttpMethod.Get, url, null, ct);
-        if (status is not 200) throw new UpstreamException(FaultOf(status), $"events/search answered {status}: {Detail(body)}");
+        try
+        {
+            var (status, body) = await SendAsync(HttpMethod.Get, url, null, ct);
+            if (status is not 200) throw new UpstreamException(FaultOf(status), $"events/search answered {status}: {Detail(body)}");
+            return ReadPage(body);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new UpstreamException(LinkFault.Transient, "events/search did not answer in time");
+        }
+        catch (HttpRequestException e)
+        {
+            throw new UpstreamException(LinkFault.Transient, "events/search failed: " + e.Message);
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            throw new UpstreamException(LinkFault.Transient, "events/search answered something that is not a page of events");
+        }
+    }
+
+    private static UpstreamPage ReadPage(byte[] body)
+    {
         using var doc = JsonDocument.Parse(body);
         var items = new List<FollowedEvent>();
         var skipped = 0;

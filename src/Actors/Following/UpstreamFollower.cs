@@ -28,9 +28,8 @@ public sealed class UpstreamFollower : ReceiveActor, IWithTimers
     private sealed record RetryIngest;
     private sealed record SubscribeTimeout(int Session);
     private sealed record Frame(int Session, byte[] Json);
-    private sealed record SocketEnded(int Session, LinkFault Fault, string Detail);
+    private sealed record LinkFailed(int Session, LinkFault Fault, string Detail); // the socket ended, or a search failed
     private sealed record Page(int Session, UpstreamPage Result);
-    private sealed record PageFailed(int Session, LinkFault Fault, string Detail);
 
     private enum Phase { Waiting, Subscribing, CatchingUp, Live }
 
@@ -40,10 +39,8 @@ public sealed class UpstreamFollower : ReceiveActor, IWithTimers
     private readonly UpstreamServices _services;
     private readonly LinkStatus _status;
     private readonly ILoggingAdapter _log = Context.GetLogger();
-    private readonly List<FollowedEvent> _held = [];       // socket events while catching up
-    private readonly Queue<FollowedEvent> _queue = new();  // to store, in upstream order
-    private UpstreamClient? _client;                       // null while the key cannot be read
-    private IReadOnlyList<FollowedEvent>? _inFlight;
+    private readonly FollowQueue _events;
+    private UpstreamClient? _client; // null while the key cannot be read
     private CancellationTokenSource? _cts;
     private Phase _phase = Phase.Waiting;
     private int _session;
@@ -63,15 +60,15 @@ public sealed class UpstreamFollower : ReceiveActor, IWithTimers
         _settings = services.Settings;
         _status = status;
         _storedUntil = storedUntilTicks;
+        _events = new FollowQueue(services.Settings.BatchSize);
 
         Receive<Connect>(_ => OnConnect());
         Receive<Frame>(OnFrame);
         Receive<SubscribeTimeout>(t => { if (t.Session == _session && _phase == Phase.Subscribing) Lost(LinkFault.Transient, "the upstream sent nothing after the socket opened"); });
-        Receive<SocketEnded>(e => { if (e.Session == _session) Lost(e.Fault, e.Detail); });
+        Receive<LinkFailed>(e => { if (e.Session == _session) Lost(e.Fault, e.Detail); });
         Receive<Page>(OnPage);
-        Receive<PageFailed>(p => { if (p.Session == _session) Lost(p.Fault, p.Detail); });
         Receive<AppendResult>(OnStored);
-        Receive<RetryIngest>(_ => { if (_inFlight is not null) Context.Parent.Tell(new Ingest(_inFlight)); });
+        Receive<RetryIngest>(_ => { if (_events.InFlight is { } batch) Context.Parent.Tell(new Ingest(batch)); });
         Receive<Forward>(OnForward);
     }
 
@@ -87,7 +84,6 @@ public sealed class UpstreamFollower : ReceiveActor, IWithTimers
     protected override void PostStop()
     {
         _cts?.Cancel();
-        _cts?.Dispose();
         LinkStatus.Active.TryRemove(_status, out _);
     }
 
@@ -102,8 +98,8 @@ public sealed class UpstreamFollower : ReceiveActor, IWithTimers
         _cts = new CancellationTokenSource();
         var (session, self) = (_session, Self);
         _client!.RunSocketAsync(json => self.Tell(new Frame(session, json)), _cts.Token)
-            .PipeTo(self, success: r => new SocketEnded(session, r.Fault, r.Detail),
-                failure: e => new SocketEnded(session, LinkFault.Transient, "the upstream socket failed: " + e.Message));
+            .PipeTo(self, success: r => new LinkFailed(session, r.Fault, r.Detail),
+                failure: e => new LinkFailed(session, LinkFault.Transient, "the upstream socket failed: " + e.Message));
         Timers.StartSingleTimer("subscribe", new SubscribeTimeout(session), _settings.RequestTimeout * 2);
     }
 
@@ -133,9 +129,8 @@ public sealed class UpstreamFollower : ReceiveActor, IWithTimers
         if (kind == UpstreamFrameKind.Invalid)
             _log.Warning("Conversation {0}: skipped an upstream frame that is not an event ({1})", _id, error);
         if (kind != UpstreamFrameKind.Event) return;
-        if (_phase == Phase.Live) _queue.Enqueue(e!);
-        else _held.Add(e!);
-        if (_held.Count + _queue.Count > _settings.MaxPending)
+        _events.FromSocket(e!);
+        if (_events.Pending > _settings.MaxPending)
             Lost(LinkFault.Transient, $"more than {_settings.MaxPending} upstream events waiting; reading on over REST");
         else Pump();
     }
@@ -156,7 +151,7 @@ public sealed class UpstreamFollower : ReceiveActor, IWithTimers
         _fetching = true;
         var session = _session;
         _client!.SearchAsync(_since, pageId, _cts!.Token).PipeTo(Self, success: p => new Page(session, p),
-            failure: e => new PageFailed(session, e is UpstreamException u ? u.Fault : LinkFault.Transient, Describe(e)));
+            failure: e => new LinkFailed(session, (e as UpstreamException)?.Fault ?? LinkFault.Transient, e.Message));
     }
 
     private void OnPage(Page p)
@@ -165,7 +160,7 @@ public sealed class UpstreamFollower : ReceiveActor, IWithTimers
         _fetching = false;
         if (p.Result.Skipped > 0)
             _log.Warning("Conversation {0}: skipped {1} upstream search items that are not events", _id, p.Result.Skipped);
-        foreach (var e in p.Result.Items) _queue.Enqueue(e);
+        _events.FromCatchUp(p.Result.Items);
         _nextPage = p.Result.NextPageId;
         if (_nextPage is null) GoLive();
         Pump();
@@ -175,14 +170,13 @@ public sealed class UpstreamFollower : ReceiveActor, IWithTimers
     /// <summary>The next page once most of this one is stored: memory stays bounded however long the upstream log.</summary>
     private void FetchMore()
     {
-        if (_phase == Phase.CatchingUp && !_fetching && _nextPage is not null && _queue.Count < UpstreamClient.PageSize) Fetch(_nextPage);
+        if (_phase == Phase.CatchingUp && !_fetching && _nextPage is not null && _events.Queued < UpstreamClient.PageSize) Fetch(_nextPage);
     }
 
     private void GoLive()
     {
         _phase = Phase.Live;
-        foreach (var e in _held) _queue.Enqueue(e);
-        _held.Clear();
+        _events.CaughtUp();
         _attempt = 0;
         _status.Subscribed("live");
         _log.Info("Conversation {0} follows its upstream conversation {1} live", _id, _binding.ConversationId);
@@ -192,24 +186,20 @@ public sealed class UpstreamFollower : ReceiveActor, IWithTimers
 
     private void Pump()
     {
-        _status.Pending(_held.Count + _queue.Count + (_inFlight?.Count ?? 0));
-        if (_inFlight is not null || _queue.Count == 0) return;
-        var batch = new FollowedEvent[Math.Min(_queue.Count, _settings.BatchSize)];
-        for (var i = 0; i < batch.Length; i++) batch[i] = _queue.Dequeue();
-        _inFlight = batch;
-        Context.Parent.Tell(new Ingest(batch));
+        if (_events.NextBatch() is { } batch) Context.Parent.Tell(new Ingest(batch));
+        _status.Pending(_events.Pending);
     }
 
     private void OnStored(AppendResult r)
     {
-        if (_inFlight is not { } batch) return;
+        if (_events.InFlight is null) return;
         switch (r.Code)
         {
             case ResultCode.Ok:
+                var batch = _events.Stored();
                 _storedUntil = Math.Max(_storedUntil, batch.Max(e => e.TimestampTicks ?? 0));
                 _status.Stored(r.Items.Length, r.Items.Length > 0 ? r.Items[^1].Id : null);
                 SyncMetrics.UpstreamEvents.Add(r.Items.Length);
-                _inFlight = null;
                 Pump();
                 FetchMore();
                 return;
@@ -227,20 +217,18 @@ public sealed class UpstreamFollower : ReceiveActor, IWithTimers
 
     private void Lost(LinkFault fault, string detail)
     {
-        _cts?.Cancel();
-        _cts?.Dispose();
+        _cts?.Cancel(); // not disposed: the old connection's calls may still look at its token
         _cts = null;
         _session++; // whatever the old connection still sends is ignored
         _phase = Phase.Waiting;
-        _held.Clear();
-        _queue.Clear(); // read again after the last stored event
+        _events.Reset(); // read again after the last stored event
         _nextPage = null;
         _fetching = false;
         Timers.Cancel("subscribe");
         var state = fault switch { LinkFault.Unauthorized => "unauthorized", LinkFault.NotFound => "not_found", _ => "backoff" };
         var delay = fault == LinkFault.Transient ? Backoff(_attempt++) : _settings.MaxBackoff;
         _status.Down(state, detail);
-        _status.Pending(_inFlight?.Count ?? 0);
+        _status.Pending(_events.Pending);
         SyncMetrics.UpstreamReconnects.Add(1);
         if (fault == LinkFault.Transient) _log.Info("Conversation {0}: upstream link lost ({1}); reconnecting in {2}", _id, detail, delay);
         else _log.Warning("Conversation {0}: upstream link {1} ({2}); retrying in {3}", _id, state, detail, delay);
@@ -249,14 +237,6 @@ public sealed class UpstreamFollower : ReceiveActor, IWithTimers
 
     private TimeSpan Backoff(int attempt) =>
         TimeSpan.FromTicks(Math.Min(_settings.MaxBackoff.Ticks, _settings.MinBackoff.Ticks * (1L << Math.Min(attempt, 20))));
-
-    private static string Describe(Exception e) => e switch
-    {
-        UpstreamException u => u.Message,
-        OperationCanceledException => "events/search did not answer in time",
-        HttpRequestException h => "events/search failed: " + h.Message,
-        _ => "events/search answered something that is not an event page",
-    };
 
     // ---- users' actions ----
 

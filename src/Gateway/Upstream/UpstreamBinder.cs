@@ -35,7 +35,7 @@ internal static class UpstreamBinder
             url = u ?? url;
             if (url is null) return (null, Error(400, "upstream.url is required (no Upstream:Url is configured)"));
         }
-        else if (url is null) return (null, null);
+        else if (url is null || dialect != Dialect.V1) return (null, null); // the configured upstream takes V1 creates only
         if (dialect != Dialect.V1) return (null, Error(400, "a conversation that follows an upstream agent server speaks v1"));
         if (!UpstreamClient.TryNormalizeUrl(url, out url, out var urlError)) return (null, Error(400, urlError));
         // The configured upstream's key stays in configuration; a key given here is stored, encrypted.

@@ -139,6 +139,36 @@ public sealed class UpstreamFollowingTests(ITestOutputHelper output)
         }
     }
 
+    [Fact]
+    public async Task With_a_configured_upstream_v1_creates_are_started_there_while_v0_and_an_explicit_null_stay_here()
+    {
+        var upstreamDir = SyncServer.NewDataDirectory();
+        try
+        {
+            await using var upstream = await StartUpstream(upstreamDir);
+            await using var front = await SyncServer.StartAsync(FastLink(new()
+            {
+                ["Upstream:Url"] = upstream.BaseUri.ToString(), ["Upstream:SessionApiKey"] = UpstreamKey,
+            }));
+            var started = await front.CreateConversationAsync(new { title = "started upstream" });
+            var id = started.GetProperty("id").GetString()!;
+            Assert.Equal(upstream.BaseUri.ToString().TrimEnd('/'), started.GetProperty("upstream").GetProperty("url").GetString());
+            Assert.Equal("started upstream", (await upstream.GetAsync($"/api/conversations/{id}", UpstreamKey)).Body.GetProperty("title").GetString());
+            // The configured key is used (the link goes live) and is not stored: the binding holds none.
+            await WaitForLinkAsync(front, id, l => l.GetProperty("state").GetString() == "live", "live with the configured key");
+
+            Assert.False((await front.CreateConversationAsync(new { protocol = "v0" })).TryGetProperty("upstream", out _));
+            var local = await front.SendAsync(HttpMethod.Post, "/api/conversations", """{"upstream":null}""");
+            Assert.Equal(201, local.Status);
+            Assert.False(local.Body.TryGetProperty("upstream", out _));
+            Assert.Equal(404, (await upstream.GetAsync($"/api/conversations/{local.Body.GetProperty("id").GetString()}", UpstreamKey)).Status);
+        }
+        finally
+        {
+            SyncServer.TryDelete(upstreamDir);
+        }
+    }
+
     private static bool IsUserMessage(JsonElement e, string text) =>
         e.Kind() == "MessageEvent" && e.GetProperty("source").GetString() == "user"
         && e.GetProperty("llm_message").GetProperty("content")[0].GetProperty("text").GetString() == text;
