@@ -18,7 +18,8 @@ namespace Akka.Sync.Actors.Conversations;
 /// pipeline — for every command: decide → stamp (seq, id, timestamp) → persist → apply → reply → publish; nothing
 /// leaves it before it is durable. The rules are <see cref="ConversationState"/>'s; the reads are
 /// <see cref="ConversationLog"/>'s; subscribers, snapshots and the demo agent are <see cref="SubscriberSet"/>,
-/// <see cref="SnapshotPolicy"/> and <see cref="AgentRuns"/>. Supervised by its shard (see ConversationHosting).
+/// <see cref="SnapshotPolicy"/> and <see cref="AgentRuns"/>; following an upstream agent server is
+/// <see cref="UpstreamLink"/>'s. Supervised by its shard (see ConversationHosting).
 /// </summary>
 public sealed class ConversationActor : ReceivePersistentActor
 {
