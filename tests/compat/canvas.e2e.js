@@ -288,14 +288,15 @@ async function reloadAndRestart(browser, server, view, id) {
   if (JSON.stringify(afterReload) !== JSON.stringify(before)) fail(`reload changed the messages: ${JSON.stringify(before)} -> ${JSON.stringify(afterReload)}`);
   step('reload', afterReload);
 
-  // The server restarts on the same port and data: the page's socket reconnects by itself.
+  // The server restarts on the same port and data: the page's socket reconnects by itself. (Counted from before the
+  // stop: the server closes its sockets with 1001 as it stops, so the page may reconnect before startServer returns.)
   const port = new URL(server.base).port;
+  const socketsBefore = view.watch.sockets.length;
   await stopServer(server);
   const restarted = await startServer(server.name, server.settings, port, server.dataDir);
   current.main = restarted;
-  const socketsBefore = view.watch.sockets.length;
   await until('the socket to reconnect', async () => view.watch.sockets.length > socketsBefore
-    && view.watch.sockets[view.watch.sockets.length - 1].frames > 0, 120000); // its backoff: 1, 2, 4, 8, 16, 30 s
+    && view.watch.sockets.slice(socketsBefore).some((s) => s.frames > 0), 120000); // its backoff: 1, 2, 4, 8, 16, 30 s
   await sendFromComposer(page, 'after the restart');
   await expectAnswerOnce(page, 'after the restart');
   await until('finished after restart', async () => (await statusOf(restarted, id)) === 'finished');

@@ -112,9 +112,11 @@ public sealed class UpstreamFollowingTests(ITestOutputHelper output)
             await using var socket = await TestSocket.ConnectAsync(front.SocketUri(id, "resend_all=true"));
             await socket.ReceiveJsonAsync();
             await socket.ReceiveUntilAsync(e => e.Kind() == "MessageEvent" && e.GetRawText().Contains("You said: \\\"first\\\""));
+            await socket.ReceiveUntilAsync(e => e.IsStatus("finished")); // a message during a run waits for the next run
 
             await socket.SendTextAsync("""{"role":"user","content":[{"type":"text","text":"through the front's socket"}]}""");
             await socket.ReceiveUntilAsync(e => e.Kind() == "MessageEvent" && e.GetRawText().Contains("You said: \\\"through the front's socket\\\""));
+            await socket.ReceiveUntilAsync(e => e.IsStatus("finished"));
             var (sent, _) = await front.SendAsync(HttpMethod.Post, $"/api/conversations/{id}/events",
                 new { role = "user", content = new[] { new { type = "text", text = "through the front's REST" } }, run = true });
             Assert.Equal(200, sent);
