@@ -6,6 +6,7 @@ using Akka.Sync.Actors.Hosting;
 using Akka.Sync.Gateway.Auth;
 using Akka.Sync.Gateway.Endpoints;
 using Akka.Sync.Gateway.Settings;
+using Akka.Sync.Gateway.Upstream;
 using Akka.Sync.Gateway.Web;
 using Microsoft.AspNetCore.WebUtilities;
 
@@ -38,7 +39,9 @@ public static partial class GatewayApp
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddScoped<RequestContext>();
         builder.Services.AddSyncHealthChecks();
-        builder.Services.AddAkka(settings.Akka.SystemName, (akka, _) => akka.AddAkkaSync(settings.Akka));
+        builder.Services.AddUpstreamFollowing(settings, builder.Configuration);
+        builder.Services.AddAkka(settings.Akka.SystemName, (akka, sp) =>
+            akka.AddAkkaSync(settings.Akka with { Upstream = sp.GetRequiredService<Actors.Following.UpstreamServices>() }));
         builder.Services.AddSingleton<ClusterMetrics>();
         builder.Services.AddOpenApi();
         builder.Services.AddCors(o => o.AddDefaultPolicy(p => p
@@ -60,6 +63,10 @@ public static partial class GatewayApp
             LogNodeStarted(app.Logger, cluster.SelfAddress.ToString(), string.Join(' ', app.Urls));
             cluster.RegisterOnMemberUp(() => LogMemberUp(app.Logger, cluster.SelfAddress.ToString(), cluster.State.Members.Count));
         });
+        // Sockets are closed (1001) as shutdown starts, not held until the host's timeout: their clients (and the
+        // followers of other Akka.Sync servers, for which this one is an upstream) reconnect at once.
+        app.Lifetime.ApplicationStopping.Register(() =>
+            app.Services.GetRequiredService<Transport.SocketBudget>().CloseAll(Protocol.CloseCodes.GoingAway, "server shutting down"));
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Akka.Sync.Gateway");
         if (settings.SessionApiKeys.Length == 0)
             LogOpenServer(log);

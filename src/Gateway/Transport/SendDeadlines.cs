@@ -26,6 +26,12 @@ public sealed class SendDeadlines : IDisposable
             TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
+    /// <summary>Closes every watched socket (the node is shutting down: clients and followers reconnect elsewhere at once).</summary>
+    public void CloseAll(int code, string reason)
+    {
+        foreach (var transport in _transports.Keys) transport.Close(code, reason);
+    }
+
     private void Check()
     {
         var now = System.Diagnostics.Stopwatch.GetTimestamp();

@@ -40,6 +40,9 @@ public sealed class SocketBudget(GatewaySettings settings) : IDisposable
 
     public void Release() => Interlocked.Decrement(ref _open);
 
+    /// <summary>Closes every open socket with <paramref name="code"/> (at shutdown: 1001, instead of holding them until the host's timeout).</summary>
+    public void CloseAll(int code, string reason) => _deadlines.CloseAll(code, reason);
+
     public const string FullReason = "too many sockets on this node";
 
     public void Dispose() => _deadlines.Dispose();
