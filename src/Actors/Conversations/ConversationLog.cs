@@ -16,8 +16,37 @@ public sealed class ConversationLog(ActorSystem system, ConversationId id, strin
 {
     private readonly EventTail _tail = new(tailSize);
     private readonly Dictionary<string, long> _inFlight = new(StringComparer.Ordinal);
+    // After a state snapshot: the index of its log is loaded once recovery completes (LoadIndexAsync); the entries
+    // replayed after it wait here until then.
+    private (long Seq, long JournalSeqNr)? _snapshotted;
+    private List<IndexEntry>? _replayed;
 
-    public EventIndex Index { get; } = new();
+    public EventIndex Index { get; private set; } = new();
+
+    /// <summary>True from a state snapshot's offer until its log's index is loaded (<see cref="IndexLoaded"/>).</summary>
+    public bool IndexPending => _replayed is not null;
+
+    /// <summary>Recovery starts from a state snapshot of seqs 1..<paramref name="seq"/>, taken at <paramref name="journalSeqNr"/>.</summary>
+    public void RecoveringFrom(long seq, long journalSeqNr)
+    {
+        _snapshotted = (seq, journalSeqNr);
+        _replayed = [];
+    }
+
+    /// <summary>The snapshotted log's index: saved segments, then the journal (see <see cref="IndexSegments.LoadAsync"/>).</summary>
+    public Task<IndexSegments.Loaded> LoadIndexAsync() =>
+        _snapshotted is { } s
+            ? IndexSegments.LoadAsync(system, persistenceId, s.Seq, s.JournalSeqNr)
+            : Task.FromResult(new IndexSegments.Loaded(Index, 0));
+
+    /// <summary>The snapshotted log's index is loaded: the entries replayed after the snapshot follow it.</summary>
+    public void IndexLoaded(EventIndex index)
+    {
+        foreach (var e in _replayed ?? []) index.Add(e);
+        Index = index;
+        _replayed = null;
+        _snapshotted = null;
+    }
 
     /// <summary>An event handed to the journal but not yet durable.</summary>
     public void Writing(EventEnvelope e) => _inFlight[e.Id] = e.Seq;
@@ -26,7 +55,9 @@ public sealed class ConversationLog(ActorSystem system, ConversationId id, strin
     public void Written(EventEnvelope e, long journalSeqNr)
     {
         _inFlight.Remove(e.Id);
-        Index.Add(new IndexEntry(e.Seq, journalSeqNr, e.Id, e.Kind, e.Source, e.TimestampTicks));
+        var entry = new IndexEntry(e.Seq, journalSeqNr, e.Id, e.Kind, e.Source, e.TimestampTicks);
+        if (_replayed is not null) _replayed.Add(entry);
+        else Index.Add(entry);
         _tail.Add(e);
     }
 
@@ -54,7 +85,7 @@ public sealed class ConversationLog(ActorSystem system, ConversationId id, strin
         if (from > to || from < 1) return Task.FromResult(Array.Empty<EventEnvelope>());
         if (_tail.Covers(from)) return Task.FromResult(_tail.Range(from, to, max));
         var last = Math.Min(to, from + max - 1);
-        return JournalReader.Read(system, persistenceId, Index.At(from).JournalSeqNr, Index.At(last).JournalSeqNr)
+        return JournalReader.Read(system, persistenceId, Index.JournalSeqNrOf(from), Index.JournalSeqNrOf(last))
             .ContinueWith(t => t.Result.Where(e => e.Seq >= from && e.Seq <= last).ToArray(), TaskContinuationOptions.OnlyOnRanToCompletion);
     }
 

@@ -12,8 +12,9 @@ using EventEnvelope = Akka.Sync.Protocol.EventEnvelope;
 namespace Akka.Sync.Actors.Conversations;
 
 /// <summary>
-/// Reads stored events older than a conversation's in-memory tail, from the journal. Used by the conversation
-/// actor only (replay chunks, search pages).
+/// Reads stored events older than a conversation's in-memory tail, from the journal, and the rows of one persistence
+/// id from the snapshot store (a conversation's index segments). Used by the conversation actor only (replay chunks,
+/// search pages, recovery of its index).
 /// </summary>
 /// <remarks>
 /// With the journal's default table mapping (what Akka.Sync configures) it reads the journal table with one plain
@@ -25,27 +26,48 @@ namespace Akka.Sync.Actors.Conversations;
 public static class JournalReader
 {
     private static readonly ConditionalWeakTable<ActorSystem, DirectJournal?> Direct = new();
+    private static readonly ConditionalWeakTable<ActorSystem, DirectSnapshots?> Snapshots = new();
 
     public static Task<EventEnvelope[]> Read(ActorSystem system, string persistenceId, long fromSeqNr, long toSeqNr)
     {
         var direct = Direct.GetValue(system, DirectJournal.TryCreate);
         return direct is not null
-            ? direct.ReadAsync(persistenceId, fromSeqNr, toSeqNr)
+            ? direct.ReadAsync(persistenceId, fromSeqNr, toSeqNr, (_, e) => e)
             : ReadByQuery(system, persistenceId, fromSeqNr, toSeqNr);
+    }
+
+    /// <summary>The same read with each event's journal sequence number (what a conversation's index records).</summary>
+    public static Task<(long SequenceNr, EventEnvelope Event)[]> ReadPositioned(ActorSystem system, string persistenceId, long fromSeqNr, long toSeqNr)
+    {
+        var direct = Direct.GetValue(system, DirectJournal.TryCreate);
+        return direct is not null
+            ? direct.ReadAsync(persistenceId, fromSeqNr, toSeqNr, (n, e) => (n, e))
+            : ReadByQuery(system, persistenceId, fromSeqNr, toSeqNr, e => (e.SequenceNr, (EventEnvelope)e.Event));
     }
 
     /// <summary>True when this system's journal is read with the direct query (for tests).</summary>
     internal static bool ReadsDirectly(ActorSystem system) => Direct.GetValue(system, DirectJournal.TryCreate) is not null;
 
+    /// <summary>
+    /// Every snapshot stored under <paramref name="persistenceId"/>, deserialised, in sequence-number order: one SQL
+    /// query on the snapshot table (default table mapping, SQLite or PostgreSQL). Null when this system's snapshot
+    /// store cannot be read that way (the snapshot store's API only loads the newest snapshot).
+    /// </summary>
+    public static Task<object[]>? ReadSnapshots(ActorSystem system, string persistenceId) =>
+        Snapshots.GetValue(system, DirectSnapshots.TryCreate)?.ReadAsync(persistenceId);
+
     /// <summary>The same read through Akka.Persistence.Query (any journal mapping).</summary>
-    public static Task<EventEnvelope[]> ReadByQuery(ActorSystem system, string persistenceId, long fromSeqNr, long toSeqNr)
+    public static Task<EventEnvelope[]> ReadByQuery(ActorSystem system, string persistenceId, long fromSeqNr, long toSeqNr) =>
+        ReadByQuery(system, persistenceId, fromSeqNr, toSeqNr, e => (EventEnvelope)e.Event);
+
+    private static Task<T[]> ReadByQuery<T>(ActorSystem system, string persistenceId, long fromSeqNr, long toSeqNr,
+        Func<Akka.Persistence.Query.EventEnvelope, T> select)
     {
         var journal = PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier);
         return journal.CurrentEventsByPersistenceId(persistenceId, fromSeqNr, toSeqNr)
-            .Select(e => e.Event)
-            .Where(e => e is EventEnvelope)
-            .Select(e => (EventEnvelope)e)
-            .RunWith(Sink.Seq<EventEnvelope>(), system.Materializer())
+            .Where(e => e.Event is EventEnvelope)
+            .Select(select)
+            .RunWith(Sink.Seq<T>(), system.Materializer())
             .ContinueWith(t => t.Result.ToArray(), TaskContinuationOptions.OnlyOnRanToCompletion);
     }
 
@@ -67,14 +89,10 @@ public static class JournalReader
             var schema = config.GetString("default.schema-name", null);
             var table = config.GetString("default.journal.table-name", "journal");
             if (!string.IsNullOrEmpty(schema) && schema != "null") table = $"{schema}.{table}";
-            if (provider.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase))
-                return new DirectJournal(system, () => new SqliteConnection(connectionString), table);
-            if (provider.StartsWith("PostgreSQL", StringComparison.OrdinalIgnoreCase))
-                return new DirectJournal(system, () => new NpgsqlConnection(connectionString), table);
-            return null;
+            return Connector(provider, connectionString) is { } connect ? new DirectJournal(system, connect, table) : null;
         }
 
-        public async Task<EventEnvelope[]> ReadAsync(string persistenceId, long fromSeqNr, long toSeqNr)
+        public async Task<T[]> ReadAsync<T>(string persistenceId, long fromSeqNr, long toSeqNr, Func<long, EventEnvelope, T> select)
         {
             await using var connection = connect();
             await connection.OpenAsync().ConfigureAwait(false);
@@ -84,24 +102,73 @@ public static class JournalReader
             Add(command, "@from", Math.Max(1, fromSeqNr));
             Add(command, "@to", toSeqNr);
             Add(command, "@deleted", false);
-            var events = new List<EventEnvelope>((int)Math.Clamp(toSeqNr - fromSeqNr + 1, 0, 4096));
+            var events = new List<T>((int)Math.Clamp(toSeqNr - fromSeqNr + 1, 0, 4096));
             await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
             while (await reader.ReadAsync().ConfigureAwait(false))
             {
                 var bytes = (byte[])reader.GetValue(1);
                 var identifier = reader.IsDBNull(2) ? 0 : Convert.ToInt32(reader.GetValue(2));
                 var manifest = reader.IsDBNull(3) ? "" : reader.GetString(3);
-                if (_serialization.Deserialize(bytes, identifier, manifest) is EventEnvelope e) events.Add(e);
+                if (_serialization.Deserialize(bytes, identifier, manifest) is EventEnvelope e) events.Add(select(reader.GetInt64(0), e));
             }
             return events.ToArray();
         }
 
-        private static void Add(DbCommand command, string name, object value)
+    }
+
+    /// <summary>The snapshot table, read as <see cref="DirectJournal"/> reads the journal table.</summary>
+    private sealed class DirectSnapshots(ActorSystem system, Func<DbConnection> connect, string table)
+    {
+        private readonly Akka.Serialization.Serialization _serialization = system.Serialization;
+        private readonly string _sql =
+            $"SELECT snapshot, serializer_id, manifest FROM {table} WHERE persistence_id = @pid ORDER BY sequence_number";
+
+        public static DirectSnapshots? TryCreate(ActorSystem system)
         {
-            var p = command.CreateParameter();
-            p.ParameterName = name;
-            p.Value = value;
-            command.Parameters.Add(p);
+            var config = system.Settings.Config.GetConfig("akka.persistence.snapshot-store.sql");
+            if (config is null || config.IsEmpty || config.GetString("table-mapping", "default") != "default") return null;
+            var connectionString = config.GetString("connection-string", "");
+            if (string.IsNullOrEmpty(connectionString)) return null;
+            var schema = config.GetString("default.schema-name", null);
+            var table = config.GetString("default.snapshot.table-name", "snapshot");
+            if (!string.IsNullOrEmpty(schema) && schema != "null") table = $"{schema}.{table}";
+            return Connector(config.GetString("provider-name", ""), connectionString) is { } connect
+                ? new DirectSnapshots(system, connect, table)
+                : null;
         }
+
+        public async Task<object[]> ReadAsync(string persistenceId)
+        {
+            await using var connection = connect();
+            await connection.OpenAsync().ConfigureAwait(false);
+            await using var command = connection.CreateCommand();
+            command.CommandText = _sql;
+            Add(command, "@pid", persistenceId);
+            var snapshots = new List<object>();
+            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                var bytes = (byte[])reader.GetValue(0);
+                var identifier = reader.IsDBNull(1) ? 0 : Convert.ToInt32(reader.GetValue(1));
+                var manifest = reader.IsDBNull(2) ? "" : reader.GetString(2);
+                snapshots.Add(_serialization.Deserialize(bytes, identifier, manifest));
+            }
+            return snapshots.ToArray();
+        }
+    }
+
+    private static Func<DbConnection>? Connector(string provider, string connectionString)
+    {
+        if (provider.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase)) return () => new SqliteConnection(connectionString);
+        if (provider.StartsWith("PostgreSQL", StringComparison.OrdinalIgnoreCase)) return () => new NpgsqlConnection(connectionString);
+        return null;
+    }
+
+    private static void Add(DbCommand command, string name, object value)
+    {
+        var p = command.CreateParameter();
+        p.ParameterName = name;
+        p.Value = value;
+        command.Parameters.Add(p);
     }
 }

@@ -42,7 +42,9 @@ public sealed class SyncSerializer : SerializerWithStringManifest
         ["title"] = typeof(ConversationEvents.TitleChanged),
         ["key"] = typeof(ConversationEvents.KeyIssued),
         ["deleted"] = typeof(ConversationEvents.Deleted),
-        ["snap"] = typeof(ConversationSnapshot),
+        ["snap"] = typeof(LegacyConversationSnapshot), // read only: state + the whole index, before long conversations
+        ["state"] = typeof(ConversationSnapshot),
+        ["seg"] = typeof(IndexSegment),
         ["c.create"] = typeof(ConversationCommands.Create),
         ["c.msg"] = typeof(ConversationCommands.SendMessage),
         ["c.run"] = typeof(ConversationCommands.Run),
@@ -98,6 +100,7 @@ public sealed class SyncSerializer : SerializerWithStringManifest
     public override byte[] ToBinary(object obj) => obj switch
     {
         EventEnvelope e => WriteEnvelope(e),
+        IndexSegment s => s.Bytes, // already compact binary
         _ => JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), _json),
     };
 
@@ -105,9 +108,9 @@ public sealed class SyncSerializer : SerializerWithStringManifest
     {
         if (!TypesByManifest.TryGetValue(manifest, out var type))
             throw new SerializationException($"Unknown manifest '{manifest}'");
-        return type == typeof(EventEnvelope)
-            ? ReadEnvelope(bytes)
-            : JsonSerializer.Deserialize(bytes, type, _json) ?? throw new SerializationException($"null {manifest}");
+        if (type == typeof(EventEnvelope)) return ReadEnvelope(bytes);
+        if (type == typeof(IndexSegment)) return new IndexSegment(bytes);
+        return JsonSerializer.Deserialize(bytes, type, _json) ?? throw new SerializationException($"null {manifest}");
     }
 
     private static byte[] WriteEnvelope(EventEnvelope e)
