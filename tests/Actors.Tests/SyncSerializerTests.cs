@@ -36,7 +36,9 @@ public sealed class SyncSerializerTests(ITestOutputHelper output) : Akka.TestKit
             new ConversationEvents.TitleChanged("t", 5),
             new ConversationEvents.KeyIssued(Hash),
             new ConversationEvents.Deleted(5),
-            new ConversationSnapshot(state, [new IndexEntry(1, 2, "e1", "K", "agent", 3)]),
+            new ConversationSnapshot(state),
+            new LegacyConversationSnapshot(state, [new IndexEntry(1, 2, "e1", "K", "agent", 3)]),
+            IndexSegment.Encode(SegmentSource(), 1, 2),
             new ConversationCommands.Create(Id, Dialect.V1, "t", new UserMessage("[]"u8.ToArray(), true), Hash),
             new ConversationCommands.SendMessage(Id, new UserMessage("[]"u8.ToArray(), false)),
             new ConversationCommands.Run(Id),
@@ -81,6 +83,14 @@ public sealed class SyncSerializerTests(ITestOutputHelper output) : Akka.TestKit
             new ClientPreferences.TooLarge(70_000),
         };
         return samples.Single(s => s.GetType() == type);
+    }
+
+    private static EventIndex SegmentSource()
+    {
+        var index = new EventIndex();
+        index.Add(new IndexEntry(1, 2, Guid.NewGuid().ToString("D"), "K", "agent", 3));
+        index.Add(new IndexEntry(2, 3, "2", "K", "user", 4));
+        return index;
     }
 
     public static TheoryData<Type> Types()
