@@ -71,7 +71,12 @@ public sealed class ConversationLog(ActorSystem system, ConversationId id, strin
         if (entries.All(e => _tail.Covers(e.Seq)))
             return Task.FromResult(entries.Select(e => _tail.Get(e.Seq)!.Json).ToArray());
         var bySeq = entries.Select(e => e.Seq).ToHashSet();
-        return JournalReader.Read(system, persistenceId, entries.Min(e => e.JournalSeqNr), entries.Max(e => e.JournalSeqNr))
+        var (from, to) = (entries.Min(e => e.JournalSeqNr), entries.Max(e => e.JournalSeqNr));
+        // A page of a filtered search in a long log can spread over most of it: read its rows only, not the span.
+        var read = to - from < 2L * entries.Count + 16
+            ? JournalReader.Read(system, persistenceId, from, to)
+            : JournalReader.ReadAt(system, persistenceId, entries.Select(e => e.JournalSeqNr).ToArray());
+        return read
             .ContinueWith(t =>
             {
                 var found = t.Result.Where(e => bySeq.Contains(e.Seq)).ToDictionary(e => e.Seq);

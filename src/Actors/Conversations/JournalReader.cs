@@ -45,6 +45,18 @@ public static class JournalReader
             : ReadByQuery(system, persistenceId, fromSeqNr, toSeqNr, e => (e.SequenceNr, (EventEnvelope)e.Event));
     }
 
+    /// <summary>
+    /// The events at these journal sequence numbers, in order: for a page of search results spread over a long log,
+    /// so only its rows are read, not everything between them (the range read without the direct query).
+    /// </summary>
+    public static Task<EventEnvelope[]> ReadAt(ActorSystem system, string persistenceId, IReadOnlyCollection<long> seqNrs)
+    {
+        var direct = Direct.GetValue(system, DirectJournal.TryCreate);
+        return direct is not null
+            ? direct.ReadAtAsync(persistenceId, seqNrs)
+            : ReadByQuery(system, persistenceId, seqNrs.Min(), seqNrs.Max());
+    }
+
     /// <summary>True when this system's journal is read with the direct query (for tests).</summary>
     internal static bool ReadsDirectly(ActorSystem system) => Direct.GetValue(system, DirectJournal.TryCreate) is not null;
 
@@ -92,17 +104,38 @@ public static class JournalReader
             return Connector(provider, connectionString) is { } connect ? new DirectJournal(system, connect, table) : null;
         }
 
-        public async Task<T[]> ReadAsync<T>(string persistenceId, long fromSeqNr, long toSeqNr, Func<long, EventEnvelope, T> select)
+        public Task<T[]> ReadAsync<T>(string persistenceId, long fromSeqNr, long toSeqNr, Func<long, EventEnvelope, T> select) =>
+            QueryAsync(_sql, command =>
+            {
+                Add(command, "@pid", persistenceId);
+                Add(command, "@from", Math.Max(1, fromSeqNr));
+                Add(command, "@to", toSeqNr);
+                Add(command, "@deleted", false);
+            }, (int)Math.Clamp(toSeqNr - fromSeqNr + 1, 0, 4096), select);
+
+        public Task<EventEnvelope[]> ReadAtAsync(string persistenceId, IReadOnlyCollection<long> seqNrs)
+        {
+            var names = string.Join(", ", seqNrs.Select((_, i) => "@s" + i));
+            return QueryAsync(
+                $"SELECT sequence_number, message, identifier, manifest FROM {table} " +
+                $"WHERE persistence_id = @pid AND sequence_number IN ({names}) AND deleted = @deleted ORDER BY sequence_number",
+                command =>
+                {
+                    Add(command, "@pid", persistenceId);
+                    Add(command, "@deleted", false);
+                    var i = 0;
+                    foreach (var n in seqNrs) Add(command, "@s" + i++, n);
+                }, seqNrs.Count, (_, e) => e);
+        }
+
+        private async Task<T[]> QueryAsync<T>(string sql, Action<DbCommand> parameters, int expected, Func<long, EventEnvelope, T> select)
         {
             await using var connection = connect();
             await connection.OpenAsync().ConfigureAwait(false);
             await using var command = connection.CreateCommand();
-            command.CommandText = _sql;
-            Add(command, "@pid", persistenceId);
-            Add(command, "@from", Math.Max(1, fromSeqNr));
-            Add(command, "@to", toSeqNr);
-            Add(command, "@deleted", false);
-            var events = new List<T>((int)Math.Clamp(toSeqNr - fromSeqNr + 1, 0, 4096));
+            command.CommandText = sql;
+            parameters(command);
+            var events = new List<T>(expected);
             await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
             while (await reader.ReadAsync().ConfigureAwait(false))
             {
