@@ -16,9 +16,9 @@ public sealed class ConversationLog(ActorSystem system, ConversationId id, strin
 {
     private readonly EventTail _tail = new(tailSize);
     private readonly Dictionary<string, long> _inFlight = new(StringComparer.Ordinal);
-    // After a state snapshot: the index of its log is loaded once recovery completes (LoadIndexAsync); the entries
-    // replayed after it wait here until then.
-    private (long Seq, long JournalSeqNr)? _snapshotted;
+    // After a state snapshot: the index of its log is loaded while the journal after it replays (LoadIndexAsync); the
+    // entries replayed wait here until it is there.
+    private Task<IndexSegments.Loaded>? _loading;
     private List<IndexEntry>? _replayed;
 
     public EventIndex Index { get; private set; } = new();
@@ -26,18 +26,18 @@ public sealed class ConversationLog(ActorSystem system, ConversationId id, strin
     /// <summary>True from a state snapshot's offer until its log's index is loaded (<see cref="IndexLoaded"/>).</summary>
     public bool IndexPending => _replayed is not null;
 
-    /// <summary>Recovery starts from a state snapshot of seqs 1..<paramref name="seq"/>, taken at <paramref name="journalSeqNr"/>.</summary>
+    /// <summary>
+    /// Recovery starts from a state snapshot of seqs 1..<paramref name="seq"/>, taken at <paramref name="journalSeqNr"/>:
+    /// loading its index starts now, beside the replay of the journal after it.
+    /// </summary>
     public void RecoveringFrom(long seq, long journalSeqNr)
     {
-        _snapshotted = (seq, journalSeqNr);
+        _loading = IndexSegments.LoadAsync(system, persistenceId, seq, journalSeqNr);
         _replayed = [];
     }
 
     /// <summary>The snapshotted log's index: saved segments, then the journal (see <see cref="IndexSegments.LoadAsync"/>).</summary>
-    public Task<IndexSegments.Loaded> LoadIndexAsync() =>
-        _snapshotted is { } s
-            ? IndexSegments.LoadAsync(system, persistenceId, s.Seq, s.JournalSeqNr)
-            : Task.FromResult(new IndexSegments.Loaded(Index, 0));
+    public Task<IndexSegments.Loaded> LoadIndexAsync() => _loading ?? Task.FromResult(new IndexSegments.Loaded(Index, 0));
 
     /// <summary>The snapshotted log's index is loaded: the entries replayed after the snapshot follow it.</summary>
     public void IndexLoaded(EventIndex index)
@@ -45,7 +45,7 @@ public sealed class ConversationLog(ActorSystem system, ConversationId id, strin
         foreach (var e in _replayed ?? []) index.Add(e);
         Index = index;
         _replayed = null;
-        _snapshotted = null;
+        _loading = null;
     }
 
     /// <summary>An event handed to the journal but not yet durable.</summary>

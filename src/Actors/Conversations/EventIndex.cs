@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Akka.Sync.Protocol;
 using static Akka.Sync.Protocol.ConversationQueries;
@@ -67,7 +68,24 @@ public sealed class EventIndex
     /// Adds an entry whose id is <paramref name="uuid"/>, or, when it is <see cref="Guid.Empty"/>, the seq's decimal
     /// (unless an other id was recorded for the seq first).
     /// </summary>
-    internal void Add(long seq, long journalSeqNr, Guid uuid, string kind, string source, long ticks)
+    internal void Add(long seq, long journalSeqNr, Guid uuid, string kind, string source, long ticks) =>
+        Add(seq, journalSeqNr, uuid, KindCode(kind), SourceCode(source), ticks);
+
+    /// <summary>
+    /// Makes room in the id table for <paramref name="count"/> entries, so loading a long log does not rehash it as it
+    /// grows.
+    /// </summary>
+    public void Reserve(long count)
+    {
+        var size = _slots.Length;
+        while (count * 4L > size * 3L) size *= 2;
+        if (size > _slots.Length) Grow(size);
+    }
+
+    // Recovery adds every entry of the log in one go, in a process that has just started: these run optimised at
+    // once instead of starting as unoptimised tier-0 code (measured: a third of a cold load of 1,000,000 entries).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal void Add(long seq, long journalSeqNr, Guid uuid, int kindCode, byte sourceCode, long ticks)
     {
         if (seq != _count + 1) throw new InvalidOperationException($"index gap: {seq} after {_count}");
         var (chunk, slot) = ((int)(_count >> ChunkBits), _count & ChunkMask);
@@ -80,8 +98,8 @@ public sealed class EventIndex
         }
         _ids[chunk][slot] = uuid;
         _ticks[chunk][slot] = ticks;
-        _kinds[chunk][slot] = KindCode(kind);
-        _sources[chunk][slot] = SourceCode(source);
+        _kinds[chunk][slot] = kindCode;
+        _sources[chunk][slot] = sourceCode;
         var offset = journalSeqNr - seq;
         if (_journalOffsets.Count == 0 || _journalOffsets[^1].Offset != offset) _journalOffsets.Add((seq, offset));
         _count++;
@@ -249,7 +267,7 @@ public sealed class EventIndex
         if (seq < 1 || seq > _count) throw new ArgumentOutOfRangeException(nameof(seq), seq, $"the index holds 1..{_count}");
     }
 
-    private int KindCode(string kind)
+    internal int KindCode(string kind)
     {
         if (_kindCodes.TryGetValue(kind, out var code)) return code;
         code = _kindNames.Count;
@@ -258,7 +276,7 @@ public sealed class EventIndex
         return code;
     }
 
-    private byte SourceCode(string source)
+    internal byte SourceCode(string source)
     {
         if (_sourceCodes.TryGetValue(source, out var code)) return code;
         // Sources are validated to agent, user, environment before they are stored.
@@ -293,36 +311,44 @@ public sealed class EventIndex
         return (int)(h ^ (h >> 32));
     }
 
+    /// <summary>
+    /// The latest position holding <paramref name="g"/>, or -1. Every copy of an id sits between its home slot and the
+    /// next empty one (nothing is ever removed), so the scan goes that far; the highest position wins, as a dictionary's
+    /// last write would.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int FindUuid(Guid g)
     {
         var mask = _slots.Length - 1;
+        var found = -1;
         for (var i = Hash(g) & mask; _slots[i] != 0; i = (i + 1) & mask)
         {
             var p = _slots[i] - 1;
-            if (Column(_ids, p + 1) == g) return p;
+            if (p > found && Column(_ids, p + 1) == g) found = p;
         }
-        return -1;
+        return found;
     }
 
+    /// <summary>
+    /// Takes the first empty slot from the id's home: no id is compared on the way (a repeated id is simply stored
+    /// again, see <see cref="FindUuid"/>), so a bulk load touches the table, not the ids column, for every entry.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void InsertUuid(Guid g, int position)
     {
-        if ((_uuids + 1) * 4L > _slots.Length * 3L) Grow();
+        if ((_uuids + 1) * 4L > _slots.Length * 3L) Grow(_slots.Length * 2);
         var mask = _slots.Length - 1;
         var i = Hash(g) & mask;
-        for (; _slots[i] != 0; i = (i + 1) & mask)
-        {
-            if (Column(_ids, _slots[i]) != g) continue;
-            _slots[i] = position + 1; // a repeated id answers with its latest seq, as a dictionary would
-            return;
-        }
+        while (_slots[i] != 0) i = (i + 1) & mask;
         _slots[i] = position + 1;
         _uuids++;
     }
 
-    private void Grow()
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Grow(int size)
     {
         var old = _slots;
-        _slots = new int[old.Length * 2];
+        _slots = new int[size];
         var mask = _slots.Length - 1;
         foreach (var p in old)
         {
