@@ -150,7 +150,10 @@ public sealed class Server : IAsyncDisposable
 /// <summary>Where things are: the built servers, the node baseline, the scratch folder, the docs.</summary>
 public sealed record Paths(string Root)
 {
-    public string GatewayDll => Path.Combine(Root, "src/Gateway/bin/Release/net10.0/Akka.Sync.Gateway.dll");
+    /// <summary>The product's build; <c>BENCH_GATEWAY_DLL</c> names another (diagnosis only: e.g. an older commit for a before/after).</summary>
+    public string GatewayDll => Environment.GetEnvironmentVariable("BENCH_GATEWAY_DLL") is { Length: > 0 } other
+        ? other
+        : Path.Combine(Root, "src/Gateway/bin/Release/net10.0/Akka.Sync.Gateway.dll");
     public string BaselineDll => Path.Combine(Root, "bench/Baseline/bin/Release/net10.0/Akka.Sync.Bench.Baseline.dll");
     public string SocketIoDir => Path.Combine(Root, "bench/socketio");
     public string Work => Path.Combine(Root, "bench/results/work");
