@@ -445,7 +445,7 @@ public static class LongReport
         return sb.ToString();
     }
 
-    public static string Markdown(IReadOnlyList<LongConversation.Figures> runs, int events, Machine machine, string command, IEnumerable<string> notes)
+    public static string Markdown(IReadOnlyList<LongConversation.Figures> runs, int events, Machine machine, string command, IEnumerable<string> notes, string handNotes)
     {
         var sb = new StringBuilder();
         sb.AppendLine(Begin);
@@ -476,9 +476,16 @@ public static class LongReport
             sb.AppendLine($"- {n}");
         }
         sb.AppendLine();
+        sb.AppendLine("Printed by the harness:");
+        sb.AppendLine();
         sb.AppendLine("```");
         sb.Append(Table(runs));
         sb.AppendLine("```");
+        if (handNotes.Trim().Length > 0)
+        {
+            sb.AppendLine();
+            sb.AppendLine(handNotes.Trim());
+        }
         sb.AppendLine(End);
         return sb.ToString();
     }

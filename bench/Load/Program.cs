@@ -140,8 +140,11 @@ var notes = File.Exists(notesFile) ? File.ReadAllText(notesFile) : "";
 var docsFile = Path.Combine(docs, "benchmarks.md");
 var existing = File.Exists(docsFile) ? File.ReadAllText(docsFile) : "";
 // The long-conversation section is its own: a run of it replaces only that section, a run without it keeps it.
+var longNotesFile = Path.Combine(root, "bench/LONG-NOTES.md");
 var longSection = longRuns.Count > 0
-    ? LongReport.Markdown(longRuns, longEvents, machine, $"./bench/run --only long{(quick ? " --quick" : "")}", results.Notes.Where(n => n.StartsWith("7.", StringComparison.Ordinal)).Concat(longNotes))
+    ? LongReport.Markdown(longRuns, longEvents, machine, $"./bench/run --only long{(quick ? " --quick" : "")}",
+        results.Notes.Where(n => n.StartsWith("7.", StringComparison.Ordinal)).Concat(longNotes),
+        File.Exists(longNotesFile) ? File.ReadAllText(longNotesFile) : "")
     : LongReport.Existing(existing);
 var markdown = otherRan ? Report.Markdown(results, targets, machine, quick ? "./bench/run --quick" : "./bench/run", notes) : existing;
 if (longSection is not null) markdown = LongReport.Replace(markdown, longSection);
