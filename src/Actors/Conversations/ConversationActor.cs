@@ -124,8 +124,10 @@ public sealed class ConversationActor : ReceivePersistentActor
         }
         // Commands wait (stashed) until the index is whole: idempotency and every read need it.
         BecomeStacked(LoadingIndex);
-        _history.LoadIndexAsync().PipeTo(Self);
+        _history.LoadIndexAsync().PipeTo(Self, failure: e => new IndexLoadFailed(e));
     }
+
+    private sealed record IndexLoadFailed(Exception Cause);
 
     private void LoadingIndex()
     {
@@ -137,7 +139,7 @@ public sealed class ConversationActor : ReceivePersistentActor
             Stash.UnstashAll();
             SaveIndexSegment();
         });
-        Command<Status.Failure>(f =>
+        Command<IndexLoadFailed>(f =>
         {
             _log.Error(f.Cause, "Loading the index of {0} failed; stopping (the next message recovers it again)", _id);
             Context.Stop(Self);

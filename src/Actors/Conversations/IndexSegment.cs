@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Text;
+using Akka.Event;
 using Akka.Sync.Protocol;
 
 namespace Akka.Sync.Actors.Conversations;
@@ -208,11 +209,23 @@ public static class IndexSegments
         index.Reserve(throughSeq);
         long reach = 0;
         var rows = JournalReader.ReadSnapshots(system, PersistenceIdOf(persistenceId));
-        foreach (var segment in (rows is null ? [] : await rows.ConfigureAwait(false)).OfType<IndexSegment>())
+        try
         {
-            if (segment.FirstSeq > reach + 1) break; // a gap: the rest comes from the journal
-            segment.AppendTo(index, throughSeq);
-            reach = Math.Max(reach, segment.LastSeq);
+            foreach (var segment in (rows is null ? [] : await rows.ConfigureAwait(false)).OfType<IndexSegment>())
+            {
+                if (segment.FirstSeq > reach + 1) break; // a gap: the rest comes from the journal
+                segment.AppendTo(index, throughSeq);
+                reach = Math.Max(reach, segment.LastSeq);
+            }
+        }
+        catch (Exception e) when (e is InvalidDataException or IndexOutOfRangeException or ArgumentException or InvalidOperationException)
+        {
+            // A segment that does not decode: the segments are only a copy of the journal's metadata, so trust none
+            // of them and read the whole index from the journal.
+            system.Log.Warning(e, "Index segments of {0} are unreadable; reading its index from the journal", persistenceId);
+            index = new EventIndex();
+            index.Reserve(throughSeq);
+            reach = 0;
         }
         var next = index.Count == 0 ? 1 : index.JournalSeqNrOf(index.Count) + 1;
         while (index.Count < throughSeq && next <= throughJournalSeqNr)
