@@ -1,7 +1,11 @@
 using System.Text;
 using System.Text.Json;
 using Akka.Actor;
-using Akka.Persistence;
+using Akka.Persistence.Query;
+using EventEnvelope = Akka.Sync.Protocol.EventEnvelope;
+using Akka.Persistence.Sql.Query;
+using Akka.Streams;
+using Akka.Streams.Dsl;
 using Akka.Sync.Actors.Conversations;
 using Akka.Sync.Actors.Tests.Support;
 using Akka.Sync.Protocol;
@@ -239,35 +243,40 @@ public sealed class LongConversationTests(ITestOutputHelper output) : SqliteActo
     [Fact]
     public async Task A_legacy_snapshot_is_read_once_then_replaced_by_a_state_snapshot_and_segments()
     {
-        var region = Region(Settings(tail: 20, snapshotEvery: 50));
-        var id = CreateConversation(region);
-        var ids = LongLog(region, id, 230);
-        var since = TicksOf(region, id, 100);
-        AwaitAssert(() => Assert.Contains(SnapshotTable(id), r => r.Pid == Pid(id)), Wait);
-        var before = Answers(region, id, ids, since);
-        RestartEntity(region, id);
+        // Written with snapshots off, so no save of this version is in flight when the data is rewritten below.
+        var writer = Region(Settings(tail: 20, snapshotEvery: 1_000_000));
+        var id = CreateConversation(writer);
+        var ids = LongLog(writer, id, 230);
+        var since = TicksOf(writer, id, 100);
+        var before = Answers(writer, id, ids, since);
+        RestartEntity(writer, id);
+        Assert.Empty(SnapshotTable(id));
 
-        // Turn the stored data into what the previous version left: its snapshot format, and no index segments.
-        var (seqNr, state) = NewestStateSnapshot(id);
-        var entries = (await JournalReader.ReadPositioned(Sys, Pid(id), 1, seqNr))
+        // What the previous version left: its snapshot of the log up to journal entry 150 (state + the whole index
+        // as JSON, manifest "snap"), and the journal after it.
+        const long legacyAt = 150;
+        var journal = await PersistenceQuery.Get(Sys).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier)
+            .CurrentEventsByPersistenceId(Pid(id), 1, legacyAt).RunWith(Sink.Seq<Akka.Persistence.Query.EventEnvelope>(), Sys.Materializer());
+        var state = journal.Aggregate(ConversationState.Empty(id), (st, e) => st.Apply(e.Event));
+        var entries = journal.Where(e => e.Event is EventEnvelope)
+            .Select(e => (e.SequenceNr, Event: (EventEnvelope)e.Event))
             .Select(p => new IndexEntry(p.Event.Seq, p.SequenceNr, p.Event.Id, p.Event.Kind, p.Event.Source, p.Event.TimestampTicks)).ToArray();
         Assert.Equal(state.LastSeq, entries.Length);
-        var legacyJson = JsonSerializer.SerializeToUtf8Bytes(new OldConversationSnapshot(state, entries));
-        Execute($"DELETE FROM snapshot WHERE persistence_id IN ('{Pid(id)}', '{IndexPid(id)}')");
         using (var connection = OpenDatabase())
         using (var insert = connection.CreateCommand())
         {
             insert.CommandText = "INSERT INTO snapshot (persistence_id, sequence_number, created, snapshot, manifest, serializer_id) " +
                                  "VALUES ($p, $n, $c, $s, 'snap', $z)";
             insert.Parameters.AddWithValue("$p", Pid(id));
-            insert.Parameters.AddWithValue("$n", seqNr);
+            insert.Parameters.AddWithValue("$n", legacyAt);
             insert.Parameters.AddWithValue("$c", DateTime.UtcNow.Ticks);
-            insert.Parameters.AddWithValue("$s", legacyJson);
+            insert.Parameters.AddWithValue("$s", JsonSerializer.SerializeToUtf8Bytes(new OldConversationSnapshot(state, entries)));
             insert.Parameters.AddWithValue("$z", Serialization.SyncSerializer.SerializerId);
             insert.ExecuteNonQuery();
         }
 
-        // Recovered from the legacy snapshot: the same answers, and old ids are still known.
+        // Recovered from the legacy snapshot and the journal after it: the same answers, and old ids are still known.
+        var region = Region(Settings(tail: 20, snapshotEvery: 50));
         Assert.Equal(before, Answers(region, id, ids, since));
         AssertOldIdsAreRecognised(region, id, ids, 230);
         // Then saved the new way without waiting for more events: segments for the whole log, and a state snapshot
@@ -281,18 +290,6 @@ public sealed class LongConversationTests(ITestOutputHelper output) : SqliteActo
         RestartEntity(region, id);
         Assert.Equal(before, Answers(region, id, ids, since));
         AssertOldIdsAreRecognised(region, id, ids, 230);
-    }
-
-    private (long SeqNr, ConversationState State) NewestStateSnapshot(ConversationId id)
-    {
-        using var connection = OpenDatabase();
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT sequence_number, snapshot, serializer_id, manifest FROM snapshot WHERE persistence_id = $p ORDER BY sequence_number DESC LIMIT 1";
-        command.Parameters.AddWithValue("$p", Pid(id));
-        using var reader = command.ExecuteReader();
-        Assert.True(reader.Read());
-        var snapshot = (ConversationSnapshot)Sys.Serialization.Deserialize((byte[])reader.GetValue(1), reader.GetInt32(2), reader.GetString(3));
-        return (reader.GetInt64(0), snapshot.State);
     }
 
     [Fact]
