@@ -41,7 +41,9 @@ public sealed class SyncSerializerTests(ITestOutputHelper output) : Akka.TestKit
             new UpstreamCommands.Wake(Id),
             new DirectoryQueries.Followed(),
             new DirectoryQueries.FollowedResult([Id]),
-            new ConversationSnapshot(state, [new IndexEntry(1, 2, "e1", "K", "agent", 3)]),
+            new ConversationSnapshot(state),
+            new LegacyConversationSnapshot(state, [new IndexEntry(1, 2, "e1", "K", "agent", 3)]),
+            IndexSegment.Encode(SegmentSource(), 1, 2),
             new ConversationCommands.Create(Id, Dialect.V1, "t", new UserMessage("[]"u8.ToArray(), true), Hash),
             new ConversationCommands.SendMessage(Id, new UserMessage("[]"u8.ToArray(), false)),
             new ConversationCommands.Run(Id),
@@ -89,6 +91,14 @@ public sealed class SyncSerializerTests(ITestOutputHelper output) : Akka.TestKit
             new ClientPreferences.TooLarge(70_000),
         };
         return samples.Single(s => s.GetType() == type);
+    }
+
+    private static EventIndex SegmentSource()
+    {
+        var index = new EventIndex();
+        index.Add(new IndexEntry(1, 2, Guid.NewGuid().ToString("D"), "K", "agent", 3));
+        index.Add(new IndexEntry(2, 3, "2", "K", "user", 4));
+        return index;
     }
 
     public static TheoryData<Type> Types()

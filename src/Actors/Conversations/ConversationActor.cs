@@ -95,8 +95,8 @@ public sealed class ConversationActor : ReceivePersistentActor
         Command<Unsubscribe>(u => RemoveSubscriber(u.Subscriber));
         Command<SubscriberSet.Terminated>(t => RemoveSubscriber(t.Subscriber));
 
-        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(SnapshotPolicy.Superseded(s.Metadata)));
-        Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Snapshot of {0} failed; the journal still holds everything", _id));
+        Command<SaveSnapshotSuccess>(OnSnapshotSaved);
+        Command<SaveSnapshotFailure>(OnSnapshotFailed);
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(_ => { });
         Command<ReceiveTimeout>(_ => OnIdle());
@@ -129,11 +129,22 @@ public sealed class ConversationActor : ReceivePersistentActor
 
     private void OnSnapshotOffer(SnapshotOffer offer)
     {
-        if (offer.Snapshot is not ConversationSnapshot s) return;
-        _state = _decided = s.State;
-        _history.Index.Load(s.Index);
-        _subscribers.PublishedSeq = s.State.LastSeq;
-        _snapshots.Offered(offer.Metadata.SequenceNr);
+        switch (offer.Snapshot)
+        {
+            case ConversationSnapshot s: // state only: its log's index is loaded once the replay is done
+                _state = _decided = s.State;
+                _history.RecoveringFrom(s.State.LastSeq, offer.Metadata.SequenceNr);
+                _snapshots.Offered(offer.Metadata.SequenceNr);
+                break;
+            case LegacyConversationSnapshot legacy: // the whole index inside: read once, then saved the new way
+                _state = _decided = legacy.State;
+                _history.Index.Load(legacy.Index);
+                _snapshots.OfferedLegacy(offer.Metadata.SequenceNr);
+                break;
+            default:
+                return;
+        }
+        _subscribers.PublishedSeq = _state.LastSeq;
     }
 
     private void OnRecovered()
@@ -141,6 +152,34 @@ public sealed class ConversationActor : ReceivePersistentActor
         _log.Debug("Conversation {0} recovered at seq {1}", _id, _state.LastSeq);
         _upstream.Update(_state);
         UpdateIdleTimeout();
+        if (!_history.IndexPending)
+        {
+            SaveIndexSegment();
+            return;
+        }
+        // Commands wait (stashed) until the index is whole: idempotency and every read need it.
+        BecomeStacked(LoadingIndex);
+        _history.LoadIndexAsync().PipeTo(Self, failure: e => new IndexLoadFailed(e));
+    }
+
+    private sealed record IndexLoadFailed(Exception Cause);
+
+    private void LoadingIndex()
+    {
+        Command<IndexSegments.Loaded>(loaded =>
+        {
+            _history.IndexLoaded(loaded.Index);
+            _snapshots.SegmentsFound(loaded.SegmentsThrough);
+            UnbecomeStacked();
+            Stash.UnstashAll();
+            SaveIndexSegment();
+        });
+        Command<IndexLoadFailed>(f =>
+        {
+            _log.Error(f.Cause, "Loading the index of {0} failed; stopping (the next message recovers it again)", _id);
+            Context.Stop(Self);
+        });
+        CommandAny(_ => Stash.Stash());
     }
 
     // ---- writes ----
@@ -211,7 +250,8 @@ public sealed class ConversationActor : ReceivePersistentActor
         if (_state.Deleted) _subscribers.EndAll(RefusalReason.Deleted);
         if (_state.Upstream is null) _agent.Written(events, _state.Dialect, Context); // a bound conversation's agent runs upstream
         _upstream.Update(_state);
-        if (_snapshots.Due(LastSequenceNr, _state, _history.Index) is { } snapshot) SaveSnapshot(snapshot);
+        if (_snapshots.Due(LastSequenceNr, _state) is { } snapshot) SaveSnapshot(snapshot);
+        SaveIndexSegment();
         UpdateIdleTimeout();
     }
 
@@ -250,6 +290,33 @@ public sealed class ConversationActor : ReceivePersistentActor
     private void FailAwaiting()
     {
         while (_awaiting.TryDequeue(out var a)) a.ReplyTo.Tell(a.OnFailure);
+    }
+
+    // ---- snapshots: the state, and the index in segments (SnapshotPolicy) ----
+
+    private string IndexPersistenceId => IndexSegments.PersistenceIdOf(PersistenceId);
+
+    private void SaveIndexSegment()
+    {
+        if (_snapshots.SegmentDue(_history.Index) is { } segment)
+            SnapshotStore.Tell(new SaveSnapshot(new SnapshotMetadata(IndexPersistenceId, segment.LastSeq, DateTime.UtcNow), segment));
+    }
+
+    private void OnSnapshotSaved(SaveSnapshotSuccess saved)
+    {
+        if (saved.Metadata.PersistenceId != IndexPersistenceId)
+        {
+            DeleteSnapshots(SnapshotPolicy.Superseded(saved.Metadata));
+            return;
+        }
+        if (_snapshots.SegmentSaved(saved.Metadata.SequenceNr, LastSequenceNr, _state) is { } replacesLegacy) SaveSnapshot(replacesLegacy);
+        SaveIndexSegment();
+    }
+
+    private void OnSnapshotFailed(SaveSnapshotFailure failed)
+    {
+        _log.Warning(failed.Cause, "Snapshot {0} of {1} failed; the journal still holds everything", failed.Metadata.PersistenceId, _id);
+        if (failed.Metadata.PersistenceId == IndexPersistenceId) _snapshots.SegmentFailed(failed.Metadata.SequenceNr);
     }
 
     // ---- subscriptions ----

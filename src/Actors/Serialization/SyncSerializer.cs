@@ -43,7 +43,9 @@ public sealed class SyncSerializer : SerializerWithStringManifest
         ["key"] = typeof(ConversationEvents.KeyIssued),
         ["deleted"] = typeof(ConversationEvents.Deleted),
         ["upstream"] = typeof(ConversationEvents.UpstreamBound),
-        ["snap"] = typeof(ConversationSnapshot),
+        ["snap"] = typeof(LegacyConversationSnapshot), // read only: state + the whole index, before long conversations
+        ["state"] = typeof(ConversationSnapshot),
+        ["seg"] = typeof(IndexSegment),
         ["c.create"] = typeof(ConversationCommands.Create),
         ["c.msg"] = typeof(ConversationCommands.SendMessage),
         ["c.run"] = typeof(ConversationCommands.Run),
@@ -102,6 +104,7 @@ public sealed class SyncSerializer : SerializerWithStringManifest
     public override byte[] ToBinary(object obj) => obj switch
     {
         EventEnvelope e => WriteEnvelope(e),
+        IndexSegment s => s.Bytes, // already compact binary
         _ => JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), _json),
     };
 
@@ -109,9 +112,9 @@ public sealed class SyncSerializer : SerializerWithStringManifest
     {
         if (!TypesByManifest.TryGetValue(manifest, out var type))
             throw new SerializationException($"Unknown manifest '{manifest}'");
-        return type == typeof(EventEnvelope)
-            ? ReadEnvelope(bytes)
-            : JsonSerializer.Deserialize(bytes, type, _json) ?? throw new SerializationException($"null {manifest}");
+        if (type == typeof(EventEnvelope)) return ReadEnvelope(bytes);
+        if (type == typeof(IndexSegment)) return new IndexSegment(bytes);
+        return JsonSerializer.Deserialize(bytes, type, _json) ?? throw new SerializationException($"null {manifest}");
     }
 
     private static byte[] WriteEnvelope(EventEnvelope e)
