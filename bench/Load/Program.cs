@@ -5,8 +5,9 @@ using Akka.Sync.Bench.Load;
 
 // bench/run → this program: runs every workload against Akka.Sync and its baselines (each server a child process on
 // 127.0.0.1), prints the table and, for a full run, writes docs/benchmarks.md and docs/bench/*.svg.
-// Options: --quick (small sizes; writes under bench/results/quick), --only fanout,many,replay,idle,ingest,cold,clusterfanout,
-//          --servers akka,kestrel,socketio, --root <repo>, --out <folder for benchmarks.md and bench/*.svg>.
+// Options: --quick (small sizes; writes under bench/results/quick), --only fanout,many,replay,idle,ingest,cold,clusterfanout,long
+//          (long — one conversation of 1,000,000 events on SQLite and PostgreSQL — runs only when named),
+//          --long-events <n>, --servers akka,kestrel,socketio, --root <repo>, --out <folder for benchmarks.md and bench/*.svg>.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 var argList = args.ToList();
@@ -30,10 +31,13 @@ var results = new Results();
 using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 64, PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
 { Timeout = TimeSpan.FromSeconds(60) };
 var workloads = new Workloads(paths, sizes, results, http);
+var longEvents = int.TryParse(Option("--long-events"), out var le) ? le : quick ? 20_000 : 1_000_000;
+var longRuns = new List<LongConversation.Figures>();
+var longNotes = new List<string>();
 var machineStart = DateTime.UtcNow;
 var loadBefore = LoadAverage();
 var total = Stopwatch.StartNew();
-var budget = TimeSpan.FromMinutes(quick ? 5 : 13);
+var budget = TimeSpan.FromMinutes(quick ? 5 : only.Contains("long") ? 40 : 13);
 
 async Task Run(string key, string title, Func<Task> body)
 {
@@ -74,11 +78,23 @@ await Run("ingest", "5. ingest", async () =>
     }
 });
 
-await Run("clusterfanout", "7. cluster fan-out", async () =>
+await Run("clusterfanout", "8. cluster fan-out", async () =>
 {
     if (!servers.Contains(ServerKind.AkkaSync)) return;
     if (pg is { Length: > 0 }) await workloads.ClusterFanoutAsync(pg);
     else results.Notes.Add("cluster fan-out: skipped (it needs PostgreSQL; bench/run starts one when `pg_ctlcluster` is present)");
+});
+
+await Run("long", "7. long conversation", async () =>
+{
+    var workload = new LongConversation(paths, http, longEvents);
+    longRuns.Add(await workload.RunAsync("SQLite", null, null));
+    if (pg is { Length: > 0 })
+    {
+        var env = new Dictionary<string, string> { ["Persistence__Provider"] = "PostgreSql", ["Persistence__ConnectionString"] = pg };
+        longRuns.Add(await workload.RunAsync("PostgreSQL", env, pg));
+    }
+    else longNotes.Add("PostgreSQL: skipped (no PostgreSQL cluster found; bench/run starts one when `pg_ctlcluster` is present)");
 });
 
 var ordered = results.Metrics.OrderBy(m => m.Workload, StringComparer.Ordinal).ToList(); // stable: figures keep their order
@@ -106,11 +122,20 @@ foreach (var b in new[] { sizes.IngestBatch, 1000 })
 var cold = Find("6. cold start", "start");
 Check("cold start ≤ 3 s to /ready", cold?.Of(ServerKind.AkkaSync), v => v <= 3000, v => $"{v:0} ms");
 
-Console.WriteLine();
-Console.Write(Report.Table(results));
-Console.WriteLine();
-Console.Write(Report.TargetsTable(targets));
-foreach (var n in results.Notes) Console.WriteLine($"note: {n}");
+var otherRan = results.Metrics.Count > 0;
+if (otherRan)
+{
+    Console.WriteLine();
+    Console.Write(Report.Table(results));
+    Console.WriteLine();
+    Console.Write(Report.TargetsTable(targets));
+}
+if (longRuns.Count > 0)
+{
+    Console.WriteLine();
+    Console.Write(LongReport.Table(longRuns));
+}
+foreach (var n in results.Notes.Concat(longNotes)) Console.WriteLine($"note: {n}");
 
 // ---- docs ----
 var machine = new Machine(machineStart, Environment.ProcessorCount, CpuModel(), MemoryGiB(), RuntimeInformation.FrameworkDescription,
@@ -119,10 +144,22 @@ var docs = Option("--out") is { } outDir ? Path.GetFullPath(outDir) : quick ? Pa
 Directory.CreateDirectory(Path.Combine(docs, "bench"));
 var notesFile = Path.Combine(root, "bench/NOTES.md");
 var notes = File.Exists(notesFile) ? File.ReadAllText(notesFile) : "";
-File.WriteAllText(Path.Combine(docs, "benchmarks.md"), Report.Markdown(results, targets, machine, quick ? "./bench/run --quick" : "./bench/run", notes));
+var docsFile = Path.Combine(docs, "benchmarks.md");
+var existing = File.Exists(docsFile) ? File.ReadAllText(docsFile) : "";
+// The long-conversation section is its own: a run of it replaces only that section, a run without it keeps it.
+var longNotesFile = Path.Combine(root, "bench/LONG-NOTES.md");
+var longSection = longRuns.Count > 0
+    ? LongReport.Markdown(longRuns, longEvents, machine, $"./bench/run --only long{(quick ? " --quick" : "")}",
+        results.Notes.Where(n => n.StartsWith("7.", StringComparison.Ordinal)).Concat(longNotes),
+        File.Exists(longNotesFile) ? File.ReadAllText(longNotesFile) : "")
+    : LongReport.Existing(existing);
+var markdown = otherRan ? Report.Markdown(results, targets, machine, quick ? "./bench/run --quick" : "./bench/run", notes) : existing;
+if (longSection is not null) markdown = LongReport.Replace(markdown, longSection);
+File.WriteAllText(docsFile, markdown);
 foreach (var group in results.Metrics.GroupBy(m => m.Workload))
     File.WriteAllText(Path.Combine(docs, "bench", Report.Slug(group.Key) + ".svg"), Report.Svg(group.Key, group.ToList()));
-File.WriteAllText(Path.Combine(paths.Results, $"results-{machineStart:yyyyMMdd-HHmmss}{(quick ? "-quick" : "")}.txt"), Report.Table(results) + Report.TargetsTable(targets));
+File.WriteAllText(Path.Combine(paths.Results, $"results-{machineStart:yyyyMMdd-HHmmss}{(quick ? "-quick" : "")}.txt"),
+    (otherRan ? Report.Table(results) + Report.TargetsTable(targets) : "") + (longRuns.Count > 0 ? LongReport.Table(longRuns) : ""));
 Console.WriteLine($"\nwrote {Path.GetRelativePath(root, Path.Combine(docs, "benchmarks.md"))} and its charts in {total.Elapsed.TotalSeconds:0} s");
 return 0;
 

@@ -23,6 +23,8 @@ public sealed class Server : IAsyncDisposable
     public int Pid => _process.Id;
     public string DataDirectory { get; }
     public long StartTimestamp { get; }
+    /// <summary>Leave the data folder on dispose (a restart on the same data follows).</summary>
+    public bool KeepData { get; set; }
 
     private Server(ServerKind kind, int port, Process process, StreamWriter log, string dataDirectory, long started)
     {
@@ -45,11 +47,14 @@ public sealed class Server : IAsyncDisposable
         return port;
     }
 
-    /// <summary>Starts the server; does not wait for it to be ready (see <see cref="WaitReadyAsync"/>).</summary>
-    public static Server Start(Paths paths, ServerKind kind, string label, IDictionary<string, string>? env = null)
+    /// <summary>
+    /// Starts the server; does not wait for it to be ready (see <see cref="WaitReadyAsync"/>). Its data folder is a new
+    /// one unless <paramref name="dataDirectory"/> names one (a restart on the same data).
+    /// </summary>
+    public static Server Start(Paths paths, ServerKind kind, string label, IDictionary<string, string>? env = null, string? dataDirectory = null)
     {
         var port = FreePort();
-        var data = Path.Combine(paths.Work, $"{label}-{port}");
+        var data = dataDirectory ?? Path.Combine(paths.Work, $"{label}-{port}");
         Directory.CreateDirectory(data);
         var psi = kind switch
         {
@@ -114,6 +119,14 @@ public sealed class Server : IAsyncDisposable
         return TimeSpan.FromSeconds((double)ticks / ClockTicks);
     }
 
+    /// <summary>Bytes the server has caused to be written to storage so far (/proc/&lt;pid&gt;/io write_bytes; 0 where not accounted).</summary>
+    public long DiskWriteBytes()
+    {
+        foreach (var line in File.ReadLines($"/proc/{Pid}/io"))
+            if (line.StartsWith("write_bytes:", StringComparison.Ordinal)) return long.Parse(line[12..].Trim());
+        return 0;
+    }
+
     /// <summary>Resident set size in bytes (VmRSS).</summary>
     public long Rss()
     {
@@ -129,6 +142,7 @@ public sealed class Server : IAsyncDisposable
         await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10)).ConfigureAwait(false);
         _process.Dispose();
         lock (_log) _log.Dispose();
+        if (KeepData) return;
         try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }
@@ -136,7 +150,10 @@ public sealed class Server : IAsyncDisposable
 /// <summary>Where things are: the built servers, the node baseline, the scratch folder, the docs.</summary>
 public sealed record Paths(string Root)
 {
-    public string GatewayDll => Path.Combine(Root, "src/Gateway/bin/Release/net10.0/Akka.Sync.Gateway.dll");
+    /// <summary>The product's build; <c>BENCH_GATEWAY_DLL</c> names another (diagnosis only: e.g. an older commit for a before/after).</summary>
+    public string GatewayDll => Environment.GetEnvironmentVariable("BENCH_GATEWAY_DLL") is { Length: > 0 } other
+        ? other
+        : Path.Combine(Root, "src/Gateway/bin/Release/net10.0/Akka.Sync.Gateway.dll");
     public string BaselineDll => Path.Combine(Root, "bench/Baseline/bin/Release/net10.0/Akka.Sync.Bench.Baseline.dll");
     public string SocketIoDir => Path.Combine(Root, "bench/socketio");
     public string Work => Path.Combine(Root, "bench/results/work");

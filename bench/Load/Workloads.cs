@@ -85,7 +85,7 @@ public sealed class Workloads(Paths paths, Sizes sizes, Results results, HttpCli
         if (!got.Complete) results.Notes.Add($"fan-out on {Server.Name(kind)}: not every socket got every event in time ({got.Frames} of {ingested * sizes.FanoutSockets}) {closed}");
     }
 
-    // ---- 7. cluster fan-out ----
+    // ---- 8. cluster fan-out ----
     /// <summary>
     /// Three Akka.Sync nodes on loopback sharing PostgreSQL, one conversation, <c>ClusterSocketsPerNode</c> sockets on each
     /// node, events ingested through the first node in batches, paced by the slowest socket as in fan-out. Run twice in
@@ -97,7 +97,7 @@ public sealed class Workloads(Paths paths, Sizes sizes, Results results, HttpCli
     /// </summary>
     public async Task ClusterFanoutAsync(string pg)
     {
-        const string W = "7. cluster fan-out";
+        const string W = "8. cluster fan-out";
         foreach (var relay in new[] { false, true })
         {
             var label = relay ? "relay on" : "relay off";

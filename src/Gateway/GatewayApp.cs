@@ -6,6 +6,7 @@ using Akka.Sync.Actors.Hosting;
 using Akka.Sync.Gateway.Auth;
 using Akka.Sync.Gateway.Endpoints;
 using Akka.Sync.Gateway.Settings;
+using Akka.Sync.Gateway.Upstream;
 using Akka.Sync.Gateway.Web;
 using Microsoft.AspNetCore.WebUtilities;
 
@@ -38,7 +39,9 @@ public static partial class GatewayApp
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddScoped<RequestContext>();
         builder.Services.AddSyncHealthChecks();
-        builder.Services.AddAkka(settings.Akka.SystemName, (akka, _) => akka.AddAkkaSync(settings.Akka));
+        builder.Services.AddUpstreamFollowing(settings, builder.Configuration);
+        builder.Services.AddAkka(settings.Akka.SystemName, (akka, sp) =>
+            akka.AddAkkaSync(settings.Akka with { Upstream = sp.GetRequiredService<Actors.Following.UpstreamServices>() }));
         builder.Services.AddSingleton<ClusterMetrics>();
         builder.Services.AddOpenApi();
         builder.Services.AddCors(o => o.AddDefaultPolicy(p => p

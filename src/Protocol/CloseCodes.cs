@@ -4,6 +4,7 @@ namespace Akka.Sync.Protocol;
 public static class CloseCodes
 {
     public const int Normal = 1000;
+    public const int GoingAway = 1001;
     public const int MessageTooBig = 1009;
     public const int InternalError = 1011;
     /// <summary>The node is stopping (a rolling restart): reconnect at once, to any node, with the last event id.</summary>

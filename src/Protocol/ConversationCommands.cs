@@ -38,7 +38,8 @@ public static class ConversationCommands
         Dialect Dialect,
         string? Title,
         UserMessage? InitialMessage,
-        byte[] KeyHash) : ISyncMessage, IWithConversationId, IWriteCommand
+        byte[] KeyHash,
+        UpstreamBinding? Upstream = null) : ISyncMessage, IWithConversationId, IWriteCommand
     {
         public long DeadlineTicks { get; init; }
         public IWriteCommand WithDeadline(long ticks) => this with { DeadlineTicks = ticks };
@@ -147,6 +148,10 @@ public enum ResultCode
     NotFound = 3,
     Conflict = 4,
     Unavailable = 5,
+    /// <summary>An upstream agent server failed or refused a forwarded action (502).</summary>
+    BadGateway = 6,
+    /// <summary>An upstream agent server did not answer a forwarded action in time: it may or may not be applied (504).</summary>
+    GatewayTimeout = 7,
 }
 
 public sealed record ConversationInfo(
@@ -157,7 +162,8 @@ public sealed record ConversationInfo(
     long CreatedTicks,
     long UpdatedTicks,
     long EventCount,
-    Akka.Sync.Protocol.V0.AgentState? AgentState = null) : ISyncMessage;
+    Akka.Sync.Protocol.V0.AgentState? AgentState = null,
+    UpstreamView? Upstream = null) : ISyncMessage;
 
 public static class ConversationReplies
 {

@@ -18,4 +18,7 @@ public static class ConversationEvents
     public sealed record KeyIssued(byte[] KeyHash) : ISyncMessage;
 
     public sealed record Deleted(long AtTicks) : ISyncMessage;
+
+    /// <summary>The conversation follows this upstream agent-server conversation (at creation, or a new key for it).</summary>
+    public sealed record UpstreamBound(UpstreamBinding Binding) : ISyncMessage;
 }

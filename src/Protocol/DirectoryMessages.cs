@@ -26,4 +26,9 @@ public static class DirectoryQueries
     public sealed record Page(ResultCode Code, ConversationInfo[] Items, string? NextPageId) : ISyncMessage;
 
     public sealed record CountResult(long Count) : ISyncMessage;
+
+    /// <summary>The conversations that follow an upstream agent server (the keeper wakes them).</summary>
+    public sealed record Followed : ISyncMessage;
+
+    public sealed record FollowedResult(ConversationId[] Ids) : ISyncMessage;
 }

@@ -34,4 +34,21 @@ public sealed class JournalReaderTests(ITestOutputHelper output) : SqliteActorTe
         }
         Assert.Equal(36, (await JournalReader.Read(Sys, pid, 0, long.MaxValue)).Length);
     }
+
+    [Fact]
+    public async Task Reading_at_sequence_numbers_returns_exactly_those_events_in_order()
+    {
+        var region = Region(Settings(tail: 5));
+        var id = CreateConversation(region);
+        region.Tell(new AppendEvents(id, Enumerable.Range(0, 40).Select(i => Event(body: $$"""{"n":{{i}}}""")).ToArray()));
+        Assert.Equal(ResultCode.Ok, ExpectMsg<AppendResult>(Wait).Code);
+        var pid = ConversationActor.PersistenceIdOf(id);
+        var all = await JournalReader.ReadPositioned(Sys, pid, 0, long.MaxValue);
+
+        var at = await JournalReader.ReadAt(Sys, pid, [37, 2, 19, 1, 500]); // 1 is the Created entry, 500 does not exist
+
+        var expected = all.Where(p => p.SequenceNr is 2 or 19 or 37).Select(p => p.Event).ToArray();
+        Assert.Equal(expected.Select(e => (e.Seq, e.Id, Convert.ToBase64String(e.Json))), at.Select(e => (e.Seq, e.Id, Convert.ToBase64String(e.Json))));
+        Assert.Equal([1L, 18L, 36L], at.Select(e => e.Seq));
+    }
 }

@@ -28,6 +28,7 @@ public sealed class SyncSerializerTests(ITestOutputHelper output) : Akka.TestKit
         {
             Exists = true, Title = "t", LastSeq = 3, KeyHashes = [Hash],
             Pending = ImmutableList.Create(new PendingAction("a", "bash", "c")),
+            Upstream = new UpstreamBinding("http://127.0.0.1:9/prefix", Guid.NewGuid().ToString("D"), [4, 5, 6]),
         };
         var samples = new object[]
         {
@@ -36,7 +37,13 @@ public sealed class SyncSerializerTests(ITestOutputHelper output) : Akka.TestKit
             new ConversationEvents.TitleChanged("t", 5),
             new ConversationEvents.KeyIssued(Hash),
             new ConversationEvents.Deleted(5),
-            new ConversationSnapshot(state, [new IndexEntry(1, 2, "e1", "K", "agent", 3)]),
+            new ConversationEvents.UpstreamBound(new UpstreamBinding("http://127.0.0.1:9", Guid.NewGuid().ToString("D"), [1, 2, 3])),
+            new UpstreamCommands.Wake(Id),
+            new DirectoryQueries.Followed(),
+            new DirectoryQueries.FollowedResult([Id]),
+            new ConversationSnapshot(state),
+            new LegacyConversationSnapshot(state, [new IndexEntry(1, 2, "e1", "K", "agent", 3)]),
+            IndexSegment.Encode(SegmentSource(), 1, 2),
             new ConversationCommands.Create(Id, Dialect.V1, "t", new UserMessage("[]"u8.ToArray(), true), Hash),
             new ConversationCommands.SendMessage(Id, new UserMessage("[]"u8.ToArray(), false)),
             new ConversationCommands.Run(Id),
@@ -55,7 +62,10 @@ public sealed class SyncSerializerTests(ITestOutputHelper output) : Akka.TestKit
             new ConversationReplies.CommandResult(ResultCode.Conflict, "d"),
             new ConversationReplies.CreateResult(ResultCode.Created, null, Info),
             new ConversationReplies.AppendResult(ResultCode.Ok, null, [new ConversationReplies.AppendedItem("i", 1)]),
-            new ConversationReplies.InfoResult(ResultCode.Ok, Info),
+            new ConversationReplies.InfoResult(ResultCode.Ok, Info with
+            {
+                Upstream = new UpstreamView("http://u", "c", new UpstreamLinkStatus("live", true, 1, 0.5, 2, 3, "e", null)),
+            }),
             new ConversationReplies.EventPage(ResultCode.Ok, ["{}"u8.ToArray()], "n"),
             new ConversationReplies.EventCount(ResultCode.Ok, 4),
             new ConversationReplies.EventResult(ResultCode.Ok, "{}"u8.ToArray()),
@@ -75,13 +85,21 @@ public sealed class SyncSerializerTests(ITestOutputHelper output) : Akka.TestKit
             new DirectoryQueries.Count(null),
             new DirectoryQueries.Page(ResultCode.Ok, [Info], null),
             new DirectoryQueries.CountResult(3),
-            new DirectorySnapshot([Info]),
+            new DirectorySnapshot([Info, Info with { Upstream = new UpstreamView("http://u", "c") }]),
             ClientPreferences.Get.Instance,
             new ClientPreferences.Merge("""{"app_preferences":{"language":"de"}}"""),
             new ClientPreferences.Document("""{"app_preferences":{}}"""),
             new ClientPreferences.TooLarge(70_000),
         };
         return samples.Single(s => s.GetType() == type);
+    }
+
+    private static EventIndex SegmentSource()
+    {
+        var index = new EventIndex();
+        index.Add(new IndexEntry(1, 2, Guid.NewGuid().ToString("D"), "K", "agent", 3));
+        index.Add(new IndexEntry(2, 3, "2", "K", "user", 4));
+        return index;
     }
 
     public static TheoryData<Type> Types()

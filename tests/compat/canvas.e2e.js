@@ -296,7 +296,7 @@ async function reloadAndRestart(browser, server, view, id) {
   const restarted = await startServer(server.name, server.settings, port, server.dataDir);
   current.main = restarted;
   await until('the socket to reconnect', async () => view.watch.sockets.length > socketsBefore
-    && view.watch.sockets[view.watch.sockets.length - 1].frames > 0, 120000); // its backoff: 1, 2, 4, 8, 16, 30 s
+    && view.watch.sockets.slice(socketsBefore).some((s) => s.frames > 0), 120000); // its backoff: 1, 2, 4, 8, 16, 30 s
   await sendFromComposer(page, 'after the restart');
   await expectAnswerOnce(page, 'after the restart');
   await until('finished after restart', async () => (await statusOf(restarted, id)) === 'finished');
@@ -474,6 +474,57 @@ async function separateOrigin(browser) {
   }
 }
 
+async function behindAkkaSync(browser) {
+  // The canvas on an Akka.Sync that fronts another Akka.Sync in demo mode (issue 16): the front starts each conversation
+  // upstream with the canvas' own body and follows it; the front has no agent of its own. The upstream demo agent's
+  // answer flows upstream -> follower -> canvas; Stop and resume are forwarded upstream and their statuses come back.
+  const key = 'canvas-upstream-session-key';
+  const upstream = await startServer('upstream', { 'Auth:SessionApiKeys:0': key, 'Agent:DemoStepDelay': '00:00:01.500' });
+  const front = await startServer('front', {
+    'Web:CanvasPath': canvasDir, 'Agent:Mode': 'external', 'Upstream:Url': upstream.base, 'Upstream:SessionApiKey': key,
+  });
+  try {
+    const view = await openPage(browser, [front]);
+    const { page } = view;
+    await page.goto(front.base + '/');
+    await page.locator('[data-testid="backend-status-dot"][data-status="connected"]').first().waitFor();
+    const id = await newChatFromHome(page, 'hello through the front');
+    await expectAnswerOnce(page, 'hello through the front');
+    await until('finished upstream', async () => (await statusOf(upstream, id, key)) === 'finished');
+    await until('finished on the front', async () => (await statusOf(front, id)) === 'finished');
+
+    await sendFromComposer(page, 'stop me upstream');
+    await page.locator('[data-testid="stop-button"]').waitFor();
+    await page.getByText('Running', { exact: true }).first().waitFor();
+    await page.locator('[data-testid="stop-button"]').click();
+    await page.locator('[data-testid="play-button"]').waitFor();
+    await page.getByText('Stopped', { exact: true }).first().waitFor();
+    if ((await statusOf(upstream, id, key)) !== 'paused') fail('stop on the front did not pause the upstream');
+    await page.locator('[data-testid="play-button"]').click();
+    await expectAnswerOnce(page, 'stop me upstream');
+    await until('finished again upstream', async () => (await statusOf(upstream, id, key)) === 'finished');
+    await until('finished again on the front', async () => (await statusOf(front, id)) === 'finished');
+
+    // The front holds exactly the upstream's log, in its order; the link is live; the key never reached the page.
+    const ups = await allEvents(upstream, id, key);
+    const fronts = await allEvents(front, id);
+    if (JSON.stringify(ups.map((e) => e.id)) !== JSON.stringify(fronts.map((e) => e.id))) fail(`the front's log differs from the upstream's: ${ups.length} vs ${fronts.length}`);
+    const users = fronts.filter((e) => e.kind === 'MessageEvent' && e.source === 'user').map((e) => e.llm_message.content[0].text);
+    if (JSON.stringify(users) !== JSON.stringify(['hello through the front', 'stop me upstream'])) fail(`user messages: ${JSON.stringify(users)}`);
+    if (!fronts.some((e) => e.kind === 'InterruptEvent')) fail('stop did not reach the upstream as /interrupt');
+    const link = (await api(front, 'GET', `/api/conversations/${id}`)).upstream;
+    if (!link || link.state !== 'live' || !link.connected) fail(`link: ${JSON.stringify(link)}`);
+    if (view.watch.requests.some((r) => r.includes(key))) fail('the upstream key reached the page');
+    await shot(page, 'behind-akka-sync');
+    await assertClean('behind an upstream Akka.Sync', view);
+    step('canvas on Akka.Sync following an upstream Akka.Sync', { id, events: fronts.length, link: link.state });
+    await view.context.close();
+  } finally {
+    await stopServer(front);
+    await stopServer(upstream);
+  }
+}
+
 (async () => {
   fs.mkdirSync(artifacts, { recursive: true });
   const browser = await chromium.launch({
@@ -493,6 +544,7 @@ async function separateOrigin(browser) {
     await confirmation(browser, server);
     await withKeys(browser);
     await separateOrigin(browser);
+    await behindAkkaSync(browser);
     summary.ok = true;
   } catch (e) {
     summary.failures.push(String(e && e.stack || e));

@@ -3,6 +3,7 @@ using Akka.Cluster.Sharding;
 using Akka.Event;
 using Akka.Persistence;
 using Akka.Sync.Actors.Agents;
+using Akka.Sync.Actors.Following;
 using Akka.Sync.Actors.Observability;
 using Akka.Sync.Protocol;
 using static Akka.Sync.Protocol.ConversationCommands;
@@ -17,7 +18,8 @@ namespace Akka.Sync.Actors.Conversations;
 /// pipeline — for every command: decide → stamp (seq, id, timestamp) → persist → apply → reply → publish; nothing
 /// leaves it before it is durable. The rules are <see cref="ConversationState"/>'s; the reads are
 /// <see cref="ConversationLog"/>'s; subscribers, snapshots and the demo agent are <see cref="SubscriberSet"/>,
-/// <see cref="SnapshotPolicy"/> and <see cref="AgentRuns"/>. Supervised by its shard (see ConversationHosting).
+/// <see cref="SnapshotPolicy"/> and <see cref="AgentRuns"/>; following an upstream agent server is
+/// <see cref="UpstreamLink"/>'s. Supervised by its shard (see ConversationHosting).
 /// </summary>
 public sealed class ConversationActor : ReceivePersistentActor
 {
@@ -31,11 +33,17 @@ public sealed class ConversationActor : ReceivePersistentActor
     private readonly SubscriberSet _subscribers;
     private readonly SnapshotPolicy _snapshots;
     private readonly AgentRuns _agent;
+    private readonly UpstreamLink _upstream;
     private readonly Queue<(IActorRef ReplyTo, object OnFailure)> _awaiting = new();
     private ConversationState _state;   // durable: only what the journal holds
     private ConversationState _decided; // durable + in-flight writes: what the next decision builds on
 
     public ConversationActor(ConversationId id, ConversationSettings settings, IActorRef directory)
+        : this(id, settings, directory, null)
+    {
+    }
+
+    public ConversationActor(ConversationId id, ConversationSettings settings, IActorRef directory, UpstreamServices? upstream)
     {
         _id = id;
         _settings = settings;
@@ -45,6 +53,7 @@ public sealed class ConversationActor : ReceivePersistentActor
         _subscribers = new SubscriberSet(id, settings.MaxSubscribers, Context);
         _snapshots = new SnapshotPolicy(settings.SnapshotEvery);
         _agent = new AgentRuns(settings);
+        _upstream = new UpstreamLink(id, upstream, Context);
 
         Recover<SnapshotOffer>(OnSnapshotOffer);
         Recover<EventEnvelope>(e => ApplyDurable(e));
@@ -52,7 +61,16 @@ public sealed class ConversationActor : ReceivePersistentActor
         Recover<ConversationEvents.TitleChanged>(e => ApplyDurable(e));
         Recover<ConversationEvents.KeyIssued>(e => ApplyDurable(e));
         Recover<ConversationEvents.Deleted>(e => ApplyDurable(e));
+        Recover<ConversationEvents.UpstreamBound>(e => ApplyDurable(e));
         Recover<RecoveryCompleted>(_ => OnRecovered());
+
+        // Following an upstream agent server (UpstreamLink): users' actions go there, its events come back through the follower.
+        Command<SendMessage>(c => _upstream.Forward(c, Sender), _ => UpstreamLink.Forwards(_decided));
+        Command<Run>(c => _upstream.Forward(c, Sender), _ => UpstreamLink.Forwards(_decided));
+        Command<Pause>(c => _upstream.Forward(c, Sender), _ => UpstreamLink.Forwards(_decided));
+        Command<RespondToConfirmation>(c => _upstream.Forward(c, Sender), _ => UpstreamLink.Forwards(_decided));
+        Command<UpstreamFollower.Ingest>(c => Execute(_decided.DecideFollowed(c.Events, _history.SeqOfAny), AppendAnswer));
+        Command<UpstreamCommands.Wake>(_ => { });
 
         Command<Create>(c => Execute(_decided.DecideCreate(c, Now()), new CreateResult(ResultCode.Created, null, null)));
         Command<SendMessage>(c => Execute(_decided.DecideMessage(c.Message), CommandResult.Ok));
@@ -66,7 +84,7 @@ public sealed class ConversationActor : ReceivePersistentActor
         Command<SetTitle>(c => Execute(_decided.DecideTitle(c.Title, Now()), CommandResult.Ok));
         Command<Delete>(_ => Execute(_decided.DecideDelete(Now()), CommandResult.Ok));
 
-        Command<GetInfo>(_ => Sender.Tell(_state.IsLive ? new InfoResult(ResultCode.Ok, _state.Info) : new InfoResult(ResultCode.NotFound, null)));
+        Command<GetInfo>(_ => Sender.Tell(_state.IsLive ? new InfoResult(ResultCode.Ok, _upstream.Describe(_state.Info)) : new InfoResult(ResultCode.NotFound, null)));
         Command<SearchEvents>(q => _history.Search(q, _state.IsLive, Sender));
         Command<CountEvents>(q => Sender.Tell(_history.Count(q.Filter, _state.IsLive)));
         Command<GetEvent>(q => _history.Get(q.EventId, _state.IsLive, Sender));
@@ -78,8 +96,8 @@ public sealed class ConversationActor : ReceivePersistentActor
         Command<Unsubscribe>(OnUnsubscribe);
         Command<SubscriberSet.Terminated>(t => RemoveSubscriber(t.Subscriber));
 
-        Command<SaveSnapshotSuccess>(s => DeleteSnapshots(SnapshotPolicy.Superseded(s.Metadata)));
-        Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Snapshot of {0} failed; the journal still holds everything", _id));
+        Command<SaveSnapshotSuccess>(OnSnapshotSaved);
+        Command<SaveSnapshotFailure>(OnSnapshotFailed);
         Command<DeleteSnapshotsSuccess>(_ => { });
         Command<DeleteSnapshotsFailure>(_ => { });
         Command<ReceiveTimeout>(_ => OnIdle());
@@ -112,17 +130,57 @@ public sealed class ConversationActor : ReceivePersistentActor
 
     private void OnSnapshotOffer(SnapshotOffer offer)
     {
-        if (offer.Snapshot is not ConversationSnapshot s) return;
-        _state = _decided = s.State;
-        _history.Index.Load(s.Index);
-        _subscribers.PublishedSeq = s.State.LastSeq;
-        _snapshots.Offered(offer.Metadata.SequenceNr);
+        switch (offer.Snapshot)
+        {
+            case ConversationSnapshot s: // state only: its log's index is loaded once the replay is done
+                _state = _decided = s.State;
+                _history.RecoveringFrom(s.State.LastSeq, offer.Metadata.SequenceNr);
+                _snapshots.Offered(offer.Metadata.SequenceNr);
+                break;
+            case LegacyConversationSnapshot legacy: // the whole index inside: read once, then saved the new way
+                _state = _decided = legacy.State;
+                _history.Index.Load(legacy.Index);
+                _snapshots.OfferedLegacy(offer.Metadata.SequenceNr);
+                break;
+            default:
+                return;
+        }
+        _subscribers.PublishedSeq = _state.LastSeq;
     }
 
     private void OnRecovered()
     {
         _log.Debug("Conversation {0} recovered at seq {1}", _id, _state.LastSeq);
+        _upstream.Update(_state);
         UpdateIdleTimeout();
+        if (!_history.IndexPending)
+        {
+            SaveIndexSegment();
+            return;
+        }
+        // Commands wait (stashed) until the index is whole: idempotency and every read need it.
+        BecomeStacked(LoadingIndex);
+        _history.LoadIndexAsync().PipeTo(Self, failure: e => new IndexLoadFailed(e));
+    }
+
+    private sealed record IndexLoadFailed(Exception Cause);
+
+    private void LoadingIndex()
+    {
+        Command<IndexSegments.Loaded>(loaded =>
+        {
+            _history.IndexLoaded(loaded.Index);
+            _snapshots.SegmentsFound(loaded.SegmentsThrough);
+            UnbecomeStacked();
+            Stash.UnstashAll();
+            SaveIndexSegment();
+        });
+        Command<IndexLoadFailed>(f =>
+        {
+            _log.Error(f.Cause, "Loading the index of {0} failed; stopping (the next message recovers it again)", _id);
+            Context.Stop(Self);
+        });
+        CommandAny(_ => Stash.Stash());
     }
 
     // ---- writes ----
@@ -191,8 +249,10 @@ public sealed class ConversationActor : ReceivePersistentActor
     {
         if (events.Count == 0) return;
         if (_state.Deleted) _subscribers.EndAll(RefusalReason.Deleted);
-        _agent.Written(events, _state.Dialect, Context);
-        if (_snapshots.Due(LastSequenceNr, _state, _history.Index) is { } snapshot) SaveSnapshot(snapshot);
+        if (_state.Upstream is null) _agent.Written(events, _state.Dialect, Context); // a bound conversation's agent runs upstream
+        _upstream.Update(_state);
+        if (_snapshots.Due(LastSequenceNr, _state) is { } snapshot) SaveSnapshot(snapshot);
+        SaveIndexSegment();
         UpdateIdleTimeout();
     }
 
@@ -233,6 +293,33 @@ public sealed class ConversationActor : ReceivePersistentActor
         while (_awaiting.TryDequeue(out var a)) a.ReplyTo.Tell(a.OnFailure);
     }
 
+    // ---- snapshots: the state, and the index in segments (SnapshotPolicy) ----
+
+    private string IndexPersistenceId => IndexSegments.PersistenceIdOf(PersistenceId);
+
+    private void SaveIndexSegment()
+    {
+        if (_snapshots.SegmentDue(_history.Index) is { } segment)
+            SnapshotStore.Tell(new SaveSnapshot(new SnapshotMetadata(IndexPersistenceId, segment.LastSeq, DateTime.UtcNow), segment));
+    }
+
+    private void OnSnapshotSaved(SaveSnapshotSuccess saved)
+    {
+        if (saved.Metadata.PersistenceId != IndexPersistenceId)
+        {
+            DeleteSnapshots(SnapshotPolicy.Superseded(saved.Metadata));
+            return;
+        }
+        if (_snapshots.SegmentSaved(saved.Metadata.SequenceNr, LastSequenceNr, _state) is { } replacesLegacy) SaveSnapshot(replacesLegacy);
+        SaveIndexSegment();
+    }
+
+    private void OnSnapshotFailed(SaveSnapshotFailure failed)
+    {
+        _log.Warning(failed.Cause, "Snapshot {0} of {1} failed; the journal still holds everything", failed.Metadata.PersistenceId, _id);
+        if (failed.Metadata.PersistenceId == IndexPersistenceId) _snapshots.SegmentFailed(failed.Metadata.SequenceNr);
+    }
+
     // ---- subscriptions ----
 
     private void OnSubscribe(Subscribe s)
@@ -265,7 +352,7 @@ public sealed class ConversationActor : ReceivePersistentActor
 
     private void UpdateIdleTimeout()
     {
-        if (_subscribers.Count > 0 || _decided.IsRunning && _agent.HasAgent)
+        if (_subscribers.Count > 0 || _decided.IsRunning && _agent.HasAgent || _upstream.IsFollowing)
             Context.SetReceiveTimeout(null);
         else
             Context.SetReceiveTimeout(_state.IsLive ? _settings.IdleTimeout : _settings.AbsentIdleTimeout);

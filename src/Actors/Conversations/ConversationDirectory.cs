@@ -41,6 +41,7 @@ public sealed class ConversationDirectory : ReceivePersistentActor
             });
         });
         Command<Search>(q => Sender.Tell(Search(q)));
+        Command<Followed>(_ => Sender.Tell(new FollowedResult(_entries.Values.Where(e => e.Upstream is not null).Select(e => e.ConversationId).ToArray())));
         Command<Count>(q => Sender.Tell(new CountResult(_entries.Values.LongCount(e => q.Status is null || e.Status == q.Status))));
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Directory snapshot failed"));

@@ -42,10 +42,10 @@ public static class ConversationHosting
     /// that recovers the same way; so does a hand-off to another node.
     /// </summary>
     public static AkkaConfigurationBuilder AddConversationSharding(this AkkaConfigurationBuilder builder,
-        ConversationSettings settings, int maxShards = MaxShards) =>
+        ConversationSettings settings, int maxShards = MaxShards, Following.UpstreamServices? upstream = null) =>
         builder.WithShardRegion<ConversationRegion>("conversation",
             (_, registry, _) => entityId => Props.Create(() => new ConversationActor(
-                ConversationId.Parse(entityId), settings, registry.Get<ConversationDirectoryKey>())),
+                ConversationId.Parse(entityId), settings, registry.Get<ConversationDirectoryKey>(), upstream)),
             new ConversationMessageExtractor(maxShards),
             new ShardOptions
             {

@@ -16,8 +16,37 @@ public sealed class ConversationLog(ActorSystem system, ConversationId id, strin
 {
     private readonly EventTail _tail = new(tailSize);
     private readonly Dictionary<string, long> _inFlight = new(StringComparer.Ordinal);
+    // After a state snapshot: the index of its log is loaded while the journal after it replays (LoadIndexAsync); the
+    // entries replayed wait here until it is there.
+    private Task<IndexSegments.Loaded>? _loading;
+    private List<IndexEntry>? _replayed;
 
-    public EventIndex Index { get; } = new();
+    public EventIndex Index { get; private set; } = new();
+
+    /// <summary>True from a state snapshot's offer until its log's index is loaded (<see cref="IndexLoaded"/>).</summary>
+    public bool IndexPending => _replayed is not null;
+
+    /// <summary>
+    /// Recovery starts from a state snapshot of seqs 1..<paramref name="seq"/>, taken at <paramref name="journalSeqNr"/>:
+    /// loading its index starts now, beside the replay of the journal after it.
+    /// </summary>
+    public void RecoveringFrom(long seq, long journalSeqNr)
+    {
+        _loading = IndexSegments.LoadAsync(system, persistenceId, seq, journalSeqNr);
+        _replayed = [];
+    }
+
+    /// <summary>The snapshotted log's index: saved segments, then the journal (see <see cref="IndexSegments.LoadAsync"/>).</summary>
+    public Task<IndexSegments.Loaded> LoadIndexAsync() => _loading ?? Task.FromResult(new IndexSegments.Loaded(Index, 0));
+
+    /// <summary>The snapshotted log's index is loaded: the entries replayed after the snapshot follow it.</summary>
+    public void IndexLoaded(EventIndex index)
+    {
+        foreach (var e in _replayed ?? []) index.Add(e);
+        Index = index;
+        _replayed = null;
+        _loading = null;
+    }
 
     /// <summary>An event handed to the journal but not yet durable.</summary>
     public void Writing(EventEnvelope e) => _inFlight[e.Id] = e.Seq;
@@ -26,7 +55,9 @@ public sealed class ConversationLog(ActorSystem system, ConversationId id, strin
     public void Written(EventEnvelope e, long journalSeqNr)
     {
         _inFlight.Remove(e.Id);
-        Index.Add(new IndexEntry(e.Seq, journalSeqNr, e.Id, e.Kind, e.Source, e.TimestampTicks));
+        var entry = new IndexEntry(e.Seq, journalSeqNr, e.Id, e.Kind, e.Source, e.TimestampTicks);
+        if (_replayed is not null) _replayed.Add(entry);
+        else Index.Add(entry);
         _tail.Add(e);
     }
 
@@ -40,7 +71,12 @@ public sealed class ConversationLog(ActorSystem system, ConversationId id, strin
         if (entries.All(e => _tail.Covers(e.Seq)))
             return Task.FromResult(entries.Select(e => _tail.Get(e.Seq)!.Json).ToArray());
         var bySeq = entries.Select(e => e.Seq).ToHashSet();
-        return JournalReader.Read(system, persistenceId, entries.Min(e => e.JournalSeqNr), entries.Max(e => e.JournalSeqNr))
+        var (from, to) = (entries.Min(e => e.JournalSeqNr), entries.Max(e => e.JournalSeqNr));
+        // A page of a filtered search in a long log can spread over most of it: read its rows only, not the span.
+        var read = to - from < 2L * entries.Count + 16
+            ? JournalReader.Read(system, persistenceId, from, to)
+            : JournalReader.ReadAt(system, persistenceId, entries.Select(e => e.JournalSeqNr).ToArray());
+        return read
             .ContinueWith(t =>
             {
                 var found = t.Result.Where(e => bySeq.Contains(e.Seq)).ToDictionary(e => e.Seq);
@@ -57,7 +93,7 @@ public sealed class ConversationLog(ActorSystem system, ConversationId id, strin
         if (from > to || from < 1) return Task.FromResult(Array.Empty<EventEnvelope>());
         if (_tail.Covers(from)) return Task.FromResult(WithinBytes(_tail.Range(from, to, max), maxBytes));
         var last = Math.Min(to, from + max - 1);
-        return JournalReader.Read(system, persistenceId, Index.At(from).JournalSeqNr, Index.At(last).JournalSeqNr, maxBytes)
+        return JournalReader.Read(system, persistenceId, Index.JournalSeqNrOf(from), Index.JournalSeqNrOf(last), maxBytes)
             .ContinueWith(t => t.Result.Where(e => e.Seq >= from && e.Seq <= last).ToArray(), TaskContinuationOptions.OnlyOnRanToCompletion);
     }
 

@@ -12,9 +12,10 @@ namespace Akka.Sync.Actors.Conversations;
 
 /// <summary>
 /// An event the rules want appended, before the actor stamps it with seq, id and timestamp. A V1 draft is its
-/// base fields and body; a V0 draft carries its validated <see cref="V0Incoming"/> (its id will be the seq).
+/// base fields and body; a V0 draft carries its validated <see cref="V0Incoming"/> (its id will be the seq). A draft
+/// followed from an upstream agent server asks for its upstream time (<see cref="AtTicks"/>).
 /// </summary>
-public sealed record Draft(string Kind, string Source, string? Id, byte[] Body, V0Incoming? V0 = null)
+public sealed record Draft(string Kind, string Source, string? Id, byte[] Body, V0Incoming? V0 = null, long? AtTicks = null)
 {
     public static Draft FromV0(V0Incoming e) => new(e.Kind, e.Source, null, e.Body, e);
 }
@@ -67,7 +68,7 @@ public readonly record struct BatchItem(string? Id, long? KnownSeq, int Draft)
 /// A conversation's state, derived only from what it persisted. Immutable: <see cref="Apply(object)"/>
 /// returns a new state, <c>Decide*</c> never changes anything, so the rules are tested without actors.
 /// </summary>
-public sealed record ConversationState(
+public sealed partial record ConversationState(
     ConversationId Id,
     bool Exists,
     bool Deleted,
@@ -80,7 +81,8 @@ public sealed record ConversationState(
     long LastTimestampTicks,
     ImmutableArray<byte[]> KeyHashes,
     ImmutableList<PendingAction> Pending,
-    AgentState AgentState = AgentState.Loading)
+    AgentState AgentState = AgentState.Loading,
+    UpstreamBinding? Upstream = null)
 {
     /// <summary>Pending actions kept for rejection; a runaway agent must not grow this forever.</summary>
     public const int MaxPending = 1000;
@@ -89,7 +91,7 @@ public sealed record ConversationState(
         new(id, false, false, Dialect.V1, null, 0, 0, ExecutionStatus.Idle, 0, 0, [], []);
 
     public ConversationInfo Info => new(Id, Dialect, Title, Status, CreatedTicks, UpdatedTicks, LastSeq,
-        Dialect == Dialect.V0 ? AgentState : null);
+        Dialect == Dialect.V0 ? AgentState : null, Upstream is { } u ? new UpstreamView(u.Url, u.ConversationId) : null);
 
     public bool IsLive => Exists && !Deleted;
 
@@ -109,6 +111,7 @@ public sealed record ConversationState(
         ConversationEvents.TitleChanged t => this with { Title = t.Title, UpdatedTicks = Math.Max(UpdatedTicks, t.AtTicks) },
         ConversationEvents.KeyIssued k => this with { KeyHashes = KeyHashes.Add(k.KeyHash) },
         ConversationEvents.Deleted d => this with { Deleted = true, UpdatedTicks = Math.Max(UpdatedTicks, d.AtTicks) },
+        ConversationEvents.UpstreamBound b => this with { Upstream = b.Binding },
         _ => this,
     };
 
@@ -158,9 +161,10 @@ public sealed record ConversationState(
     {
         if (Deleted) return new Decision.Refuse(ResultCode.Conflict, "Conversation was deleted");
         // A repeated create returns the existing conversation with a fresh key of its own.
-        if (Exists) return new Decision.Store([new ConversationEvents.KeyIssued(c.KeyHash)]);
+        if (Exists) return DecideRepeatedCreate(c);
         var created = new ConversationEvents.Created(Id, c.Dialect, c.Title, nowUtc.Ticks, c.KeyHash);
         var events = new List<object> { created };
+        if (c.Upstream is { } upstream) events.Add(new ConversationEvents.UpstreamBound(upstream));
         var state = Apply(created);
         if (c.Dialect == Dialect.V0)
         {
@@ -252,6 +256,7 @@ public sealed record ConversationState(
     public Decision DecideAppend(IncomingEvent[] events, Func<string, long?> existingSeq)
     {
         if (Refusal(Dialect.V1) is { } refusal) return refusal;
+        if (Upstream is not null) return FollowsUpstream;
         var drafts = new List<Draft>(events.Length);
         var items = new BatchItem[events.Length];
         Dictionary<string, int>? draftOf = null; // ids drafted earlier in this batch
@@ -329,10 +334,13 @@ public sealed record ConversationState(
         var result = new EventEnvelope[drafts.Count];
         // Each event gets its own microsecond, after the previous event's: timestamps are unique within a
         // conversation, so a client paging by timestamp__lt (Agent Canvas) never skips events sharing one.
-        var ticks = Math.Max(WireTime.TruncateToMicros(nowUtc).Ticks, LastSeq == 0 ? 0 : LastTimestampTicks + TicksPerMicrosecond);
-        for (var i = 0; i < drafts.Count; i++, ticks += TicksPerMicrosecond)
+        // A followed event keeps its upstream time unless that would break this order (a repeated or earlier time).
+        var now = WireTime.TruncateToMicros(nowUtc).Ticks;
+        var ticks = LastTimestampTicks; // the previous event's
+        for (var i = 0; i < drafts.Count; i++)
         {
             var d = drafts[i];
+            ticks = Math.Max(d.AtTicks ?? now, LastSeq == 0 && i == 0 ? 0 : ticks + TicksPerMicrosecond);
             var seq = LastSeq + 1 + i;
             var wireTime = WireTime.ToWire(ticks);
             if (d.V0 is { } v0)

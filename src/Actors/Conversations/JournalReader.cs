@@ -12,8 +12,9 @@ using EventEnvelope = Akka.Sync.Protocol.EventEnvelope;
 namespace Akka.Sync.Actors.Conversations;
 
 /// <summary>
-/// Reads stored events older than a conversation's in-memory tail, from the journal. Used by the conversation
-/// actor only (replay chunks, search pages).
+/// Reads stored events older than a conversation's in-memory tail, from the journal, and the rows of one persistence
+/// id from the snapshot store (a conversation's index segments). Used by the conversation actor only (replay chunks,
+/// search pages, recovery of its index).
 /// </summary>
 /// <remarks>
 /// With the journal's default table mapping (what Akka.Sync configures) it reads the journal table with one plain
@@ -25,6 +26,7 @@ namespace Akka.Sync.Actors.Conversations;
 public static class JournalReader
 {
     private static readonly ConditionalWeakTable<ActorSystem, DirectJournal?> Direct = new();
+    private static readonly ConditionalWeakTable<ActorSystem, DirectSnapshots?> Snapshots = new();
 
     /// <summary>
     /// The log entries of <paramref name="persistenceId"/> from <paramref name="fromSeqNr"/> to <paramref name="toSeqNr"/>,
@@ -35,25 +37,57 @@ public static class JournalReader
     {
         var direct = Direct.GetValue(system, DirectJournal.TryCreate);
         return direct is not null
-            ? direct.ReadAsync(persistenceId, fromSeqNr, toSeqNr, maxBytes)
-            : ReadByQuery(system, persistenceId, fromSeqNr, toSeqNr, maxBytes);
+            ? direct.ReadAsync(persistenceId, fromSeqNr, toSeqNr, (_, e) => e, maxBytes)
+            : ReadByQuery(system, persistenceId, fromSeqNr, toSeqNr, e => (EventEnvelope)e.Event, maxBytes);
+    }
+
+    /// <summary>The same read with each event's journal sequence number (what a conversation's index records).</summary>
+    public static Task<(long SequenceNr, EventEnvelope Event)[]> ReadPositioned(ActorSystem system, string persistenceId, long fromSeqNr, long toSeqNr)
+    {
+        var direct = Direct.GetValue(system, DirectJournal.TryCreate);
+        return direct is not null
+            ? direct.ReadAsync(persistenceId, fromSeqNr, toSeqNr, (n, e) => (n, e))
+            : ReadByQuery(system, persistenceId, fromSeqNr, toSeqNr, e => (e.SequenceNr, (EventEnvelope)e.Event));
+    }
+
+    /// <summary>
+    /// The events at these journal sequence numbers, in order: for a page of search results spread over a long log,
+    /// so only its rows are read, not everything between them (the range read without the direct query).
+    /// </summary>
+    public static Task<EventEnvelope[]> ReadAt(ActorSystem system, string persistenceId, IReadOnlyCollection<long> seqNrs)
+    {
+        var direct = Direct.GetValue(system, DirectJournal.TryCreate);
+        return direct is not null
+            ? direct.ReadAtAsync(persistenceId, seqNrs)
+            : ReadByQuery(system, persistenceId, seqNrs.Min(), seqNrs.Max());
     }
 
     /// <summary>True when this system's journal is read with the direct query (for tests).</summary>
     internal static bool ReadsDirectly(ActorSystem system) => Direct.GetValue(system, DirectJournal.TryCreate) is not null;
 
+    /// <summary>
+    /// Every snapshot stored under <paramref name="persistenceId"/>, deserialised, in sequence-number order: one SQL
+    /// query on the snapshot table (default table mapping, SQLite or PostgreSQL). Null when this system's snapshot
+    /// store cannot be read that way (the snapshot store's API only loads the newest snapshot).
+    /// </summary>
+    public static Task<object[]>? ReadSnapshots(ActorSystem system, string persistenceId) =>
+        Snapshots.GetValue(system, DirectSnapshots.TryCreate)?.ReadAsync(persistenceId);
+
     /// <summary>The same read through Akka.Persistence.Query (any journal mapping).</summary>
     public static Task<EventEnvelope[]> ReadByQuery(ActorSystem system, string persistenceId, long fromSeqNr, long toSeqNr,
-        long maxBytes = long.MaxValue)
+        long maxBytes = long.MaxValue) =>
+        ReadByQuery(system, persistenceId, fromSeqNr, toSeqNr, e => (EventEnvelope)e.Event, maxBytes);
+
+    private static Task<T[]> ReadByQuery<T>(ActorSystem system, string persistenceId, long fromSeqNr, long toSeqNr,
+        Func<Akka.Persistence.Query.EventEnvelope, T> select, long maxBytes = long.MaxValue)
     {
         var journal = PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier);
         var bytes = 0L;
         return journal.CurrentEventsByPersistenceId(persistenceId, fromSeqNr, toSeqNr)
-            .Select(e => e.Event)
-            .Where(e => e is EventEnvelope)
-            .Select(e => (EventEnvelope)e)
-            .TakeWhile(e => (bytes += e.Json.Length) - e.Json.Length < maxBytes)
-            .RunWith(Sink.Seq<EventEnvelope>(), system.Materializer())
+            .Where(e => e.Event is EventEnvelope)
+            .TakeWhile(e => (bytes += ((EventEnvelope)e.Event).Json.Length) - ((EventEnvelope)e.Event).Json.Length < maxBytes)
+            .Select(select)
+            .RunWith(Sink.Seq<T>(), system.Materializer())
             .ContinueWith(t => t.Result.ToArray(), TaskContinuationOptions.OnlyOnRanToCompletion);
     }
 
@@ -75,24 +109,43 @@ public static class JournalReader
             var schema = config.GetString("default.schema-name", null);
             var table = config.GetString("default.journal.table-name", "journal");
             if (!string.IsNullOrEmpty(schema) && schema != "null") table = $"{schema}.{table}";
-            if (provider.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase))
-                return new DirectJournal(system, () => new SqliteConnection(connectionString), table);
-            if (provider.StartsWith("PostgreSQL", StringComparison.OrdinalIgnoreCase))
-                return new DirectJournal(system, () => new NpgsqlConnection(connectionString), table);
-            return null;
+            return Connector(provider, connectionString) is { } connect ? new DirectJournal(system, connect, table) : null;
         }
 
-        public async Task<EventEnvelope[]> ReadAsync(string persistenceId, long fromSeqNr, long toSeqNr, long maxBytes)
+        public Task<T[]> ReadAsync<T>(string persistenceId, long fromSeqNr, long toSeqNr, Func<long, EventEnvelope, T> select,
+            long maxBytes = long.MaxValue) =>
+            QueryAsync(_sql, command =>
+            {
+                Add(command, "@pid", persistenceId);
+                Add(command, "@from", Math.Max(1, fromSeqNr));
+                Add(command, "@to", toSeqNr);
+                Add(command, "@deleted", false);
+            }, (int)Math.Clamp(toSeqNr - fromSeqNr + 1, 0, 4096), select, maxBytes);
+
+        public Task<EventEnvelope[]> ReadAtAsync(string persistenceId, IReadOnlyCollection<long> seqNrs)
+        {
+            var names = string.Join(", ", seqNrs.Select((_, i) => "@s" + i));
+            return QueryAsync(
+                $"SELECT sequence_number, message, identifier, manifest FROM {table} " +
+                $"WHERE persistence_id = @pid AND sequence_number IN ({names}) AND deleted = @deleted ORDER BY sequence_number",
+                command =>
+                {
+                    Add(command, "@pid", persistenceId);
+                    Add(command, "@deleted", false);
+                    var i = 0;
+                    foreach (var n in seqNrs) Add(command, "@s" + i++, n);
+                }, seqNrs.Count, (_, e) => e);
+        }
+
+        private async Task<T[]> QueryAsync<T>(string sql, Action<DbCommand> parameters, int expected, Func<long, EventEnvelope, T> select,
+            long maxBytes = long.MaxValue)
         {
             await using var connection = connect();
             await connection.OpenAsync().ConfigureAwait(false);
             await using var command = connection.CreateCommand();
-            command.CommandText = _sql;
-            Add(command, "@pid", persistenceId);
-            Add(command, "@from", Math.Max(1, fromSeqNr));
-            Add(command, "@to", toSeqNr);
-            Add(command, "@deleted", false);
-            var events = new List<EventEnvelope>((int)Math.Clamp(toSeqNr - fromSeqNr + 1, 0, 4096));
+            command.CommandText = sql;
+            parameters(command);
+            var events = new List<T>(expected);
             await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
             var total = 0L;
             while (total < maxBytes && await reader.ReadAsync().ConfigureAwait(false))
@@ -101,18 +154,67 @@ public static class JournalReader
                 var identifier = reader.IsDBNull(2) ? 0 : Convert.ToInt32(reader.GetValue(2));
                 var manifest = reader.IsDBNull(3) ? "" : reader.GetString(3);
                 if (_serialization.Deserialize(bytes, identifier, manifest) is not EventEnvelope e) continue;
-                events.Add(e);
+                events.Add(select(reader.GetInt64(0), e));
                 total += e.Json.Length;
             }
             return events.ToArray();
         }
 
-        private static void Add(DbCommand command, string name, object value)
+    }
+
+    /// <summary>The snapshot table, read as <see cref="DirectJournal"/> reads the journal table.</summary>
+    private sealed class DirectSnapshots(ActorSystem system, Func<DbConnection> connect, string table)
+    {
+        private readonly Akka.Serialization.Serialization _serialization = system.Serialization;
+        private readonly string _sql =
+            $"SELECT snapshot, serializer_id, manifest FROM {table} WHERE persistence_id = @pid ORDER BY sequence_number";
+
+        public static DirectSnapshots? TryCreate(ActorSystem system)
         {
-            var p = command.CreateParameter();
-            p.ParameterName = name;
-            p.Value = value;
-            command.Parameters.Add(p);
+            var config = system.Settings.Config.GetConfig("akka.persistence.snapshot-store.sql");
+            if (config is null || config.IsEmpty || config.GetString("table-mapping", "default") != "default") return null;
+            var connectionString = config.GetString("connection-string", "");
+            if (string.IsNullOrEmpty(connectionString)) return null;
+            var schema = config.GetString("default.schema-name", null);
+            var table = config.GetString("default.snapshot.table-name", "snapshot");
+            if (!string.IsNullOrEmpty(schema) && schema != "null") table = $"{schema}.{table}";
+            return Connector(config.GetString("provider-name", ""), connectionString) is { } connect
+                ? new DirectSnapshots(system, connect, table)
+                : null;
         }
+
+        public async Task<object[]> ReadAsync(string persistenceId)
+        {
+            await using var connection = connect();
+            await connection.OpenAsync().ConfigureAwait(false);
+            await using var command = connection.CreateCommand();
+            command.CommandText = _sql;
+            Add(command, "@pid", persistenceId);
+            var snapshots = new List<object>();
+            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                var bytes = (byte[])reader.GetValue(0);
+                var identifier = reader.IsDBNull(1) ? 0 : Convert.ToInt32(reader.GetValue(1));
+                var manifest = reader.IsDBNull(2) ? "" : reader.GetString(2);
+                snapshots.Add(_serialization.Deserialize(bytes, identifier, manifest));
+            }
+            return snapshots.ToArray();
+        }
+    }
+
+    private static Func<DbConnection>? Connector(string provider, string connectionString)
+    {
+        if (provider.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase)) return () => new SqliteConnection(connectionString);
+        if (provider.StartsWith("PostgreSQL", StringComparison.OrdinalIgnoreCase)) return () => new NpgsqlConnection(connectionString);
+        return null;
+    }
+
+    private static void Add(DbCommand command, string name, object value)
+    {
+        var p = command.CreateParameter();
+        p.ParameterName = name;
+        p.Value = value;
+        command.Parameters.Add(p);
     }
 }

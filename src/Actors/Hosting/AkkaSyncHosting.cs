@@ -7,6 +7,7 @@ using Akka.Persistence.Sql.Hosting;
 using Akka.Remote.Hosting;
 using Akka.Sync.Actors.Connections;
 using Akka.Sync.Actors.Conversations;
+using Akka.Sync.Actors.Following;
 using Akka.Sync.Actors.Preferences;
 using Akka.Sync.Actors.Serialization;
 using Akka.Sync.Protocol;
@@ -30,6 +31,8 @@ public sealed record AkkaSyncOptions
     public string? ConnectionString { get; init; }
     public ConversationSettings Conversation { get; init; } = ConversationSettings.Default;
     public ConnectionSettings Connection { get; init; } = ConnectionSettings.Default;
+    /// <summary>What followers of upstream agent servers share (null: this node follows none).</summary>
+    public Following.UpstreamServices? Upstream { get; init; }
     /// <summary>Static Akka tuning (akka.hocon), layered under what code sets.</summary>
     public string? HoconFile { get; init; }
 
@@ -140,8 +143,9 @@ public static class AkkaSyncHosting
             .WithCustomSerializer("akka-sync", [typeof(ISyncMessage)], system => new SyncSerializer(system))
             .AddConversationDirectory()
             .AddClientPreferences()
-            .AddConversationSharding(options.Conversation)
+            .AddConversationSharding(options.Conversation, upstream: options.Upstream)
             .AddConversationRelays(options.Connection);
+        if (options.Upstream is { } upstream) builder.AddUpstreamKeeper(upstream.Settings);
         if (cluster.ToHocon() is { Length: > 0 } tuning)
             builder.AddHocon(ConfigurationFactory.ParseString(tuning), HoconAddMode.Prepend);
 

@@ -62,9 +62,35 @@ public static class SyncMetrics
         SlowConsumerCloses.Add(0);
         RemotePublishesReceived.Add(0);
         RelaysActive.Add(0);
+        UpstreamReconnects.Add(0);
+        UpstreamEvents.Add(0);
         foreach (var surface in new[] { "rest", "v1_socket", "socketio" })
             AuthFailures.Add(0, new KeyValuePair<string, object?>("surface", surface));
     }
+
+    public static readonly Counter<long> UpstreamReconnects =
+        Meter.CreateCounter<long>("akka_sync.upstream.reconnects", "{reconnect}", "Upstream agent-server links lost (or refused) and retried");
+
+    public static readonly Counter<long> UpstreamEvents =
+        Meter.CreateCounter<long>("akka_sync.upstream.events", "{event}", "Events stored from upstream agent servers by their followers");
+
+    /// <summary>The followers running on this node, by whether their link is connected (subscribed upstream).</summary>
+    public static readonly ObservableGauge<long> UpstreamLinks = Meter.CreateObservableGauge("akka_sync.upstream.links", () =>
+    {
+        var connected = Following.LinkStatus.Active.Keys.Count(l => l.IsConnected);
+        return new[]
+        {
+            new Measurement<long>(connected, new KeyValuePair<string, object?>("connected", "true")),
+            new Measurement<long>(Following.LinkStatus.Active.Count - connected, new KeyValuePair<string, object?>("connected", "false")),
+        };
+    }, "{link}", "Upstream agent-server links of the followers on this node, by connected");
+
+    public static readonly ObservableGauge<long> UpstreamLagEvents = Meter.CreateObservableGauge("akka_sync.upstream.lag.events",
+        () => Following.LinkStatus.Active.Keys.Sum(l => l.LagEvents), "{event}", "Upstream events received and not yet stored, summed over this node's links");
+
+    public static readonly ObservableGauge<double> UpstreamLag = Meter.CreateObservableGauge("akka_sync.upstream.lag",
+        () => Following.LinkStatus.Active.Keys.Select(l => l.LagSeconds).DefaultIfEmpty(0).Max(), "s",
+        "The largest lag of this node's upstream links: how long received events have waited, or how long a link has been down");
 
     public static readonly Histogram<double> JournalWriteLatency =
         Meter.CreateHistogram("akka_sync.journal.write.latency", "s", "From a conversation's persist call to the write being durable", tags: null, advice: Seconds);

@@ -42,7 +42,10 @@ public sealed class SyncSerializer : SerializerWithStringManifest
         ["title"] = typeof(ConversationEvents.TitleChanged),
         ["key"] = typeof(ConversationEvents.KeyIssued),
         ["deleted"] = typeof(ConversationEvents.Deleted),
-        ["snap"] = typeof(ConversationSnapshot),
+        ["upstream"] = typeof(ConversationEvents.UpstreamBound),
+        ["snap"] = typeof(LegacyConversationSnapshot), // read only: state + the whole index, before long conversations
+        ["state"] = typeof(ConversationSnapshot),
+        ["seg"] = typeof(IndexSegment),
         ["c.create"] = typeof(ConversationCommands.Create),
         ["c.msg"] = typeof(ConversationCommands.SendMessage),
         ["c.run"] = typeof(ConversationCommands.Run),
@@ -53,6 +56,7 @@ public sealed class SyncSerializer : SerializerWithStringManifest
         ["c.delete"] = typeof(ConversationCommands.Delete),
         ["c.v0action"] = typeof(ConversationCommands.SubmitUserAction),
         ["c.v0append"] = typeof(ConversationCommands.AppendV0Events),
+        ["c.wake"] = typeof(UpstreamCommands.Wake),
         ["q.info"] = typeof(ConversationQueries.GetInfo),
         ["q.search"] = typeof(ConversationQueries.SearchEvents),
         ["q.count"] = typeof(ConversationQueries.CountEvents),
@@ -81,6 +85,8 @@ public sealed class SyncSerializer : SerializerWithStringManifest
         ["d.count"] = typeof(DirectoryQueries.Count),
         ["d.page"] = typeof(DirectoryQueries.Page),
         ["d.countr"] = typeof(DirectoryQueries.CountResult),
+        ["d.followed"] = typeof(DirectoryQueries.Followed),
+        ["d.followedr"] = typeof(DirectoryQueries.FollowedResult),
         ["d.snap"] = typeof(DirectorySnapshot),
         ["p.get"] = typeof(ClientPreferences.Get),
         ["p.merge"] = typeof(ClientPreferences.Merge),
@@ -99,6 +105,7 @@ public sealed class SyncSerializer : SerializerWithStringManifest
     public override byte[] ToBinary(object obj) => obj switch
     {
         EventEnvelope e => WriteEnvelope(e),
+        IndexSegment s => s.Bytes, // already compact binary
         _ => JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), _json),
     };
 
@@ -106,9 +113,9 @@ public sealed class SyncSerializer : SerializerWithStringManifest
     {
         if (!TypesByManifest.TryGetValue(manifest, out var type))
             throw new SerializationException($"Unknown manifest '{manifest}'");
-        return type == typeof(EventEnvelope)
-            ? ReadEnvelope(bytes)
-            : JsonSerializer.Deserialize(bytes, type, _json) ?? throw new SerializationException($"null {manifest}");
+        if (type == typeof(EventEnvelope)) return ReadEnvelope(bytes);
+        if (type == typeof(IndexSegment)) return new IndexSegment(bytes);
+        return JsonSerializer.Deserialize(bytes, type, _json) ?? throw new SerializationException($"null {manifest}");
     }
 
     private static byte[] WriteEnvelope(EventEnvelope e)

@@ -42,6 +42,8 @@ public static class ConversationApi
         ResultCode.Conflict => Error(409, detail ?? "conflict"),
         ResultCode.BadRequest => Error(400, detail ?? "bad request"),
         ResultCode.Unavailable => Error(503, "the journal is unavailable; nothing was stored"),
+        ResultCode.BadGateway => Error(502, detail ?? "the upstream agent server failed"),
+        ResultCode.GatewayTimeout => Error(504, detail ?? "the upstream agent server did not answer in time"),
         _ => Error(500, detail ?? "unexpected result"),
     };
 }

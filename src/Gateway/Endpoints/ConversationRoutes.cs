@@ -45,11 +45,12 @@ public static class ConversationRoutes
         using (doc)
         {
             var root = doc!.RootElement;
-            var id = ConversationId.New();
+            ConversationId? requested = null;
             if (root.TryGetProperty("conversation_id", out var cid) && cid.ValueKind != JsonValueKind.Null)
             {
-                if (cid.ValueKind != JsonValueKind.String || !ConversationId.TryParse(cid.GetString(), out id))
+                if (cid.ValueKind != JsonValueKind.String || !ConversationId.TryParse(cid.GetString(), out var given))
                     return Error(400, "conversation_id must be a UUID (dashed or 32 hex digits)");
+                requested = given;
             }
             string? title = null;
             if (root.TryGetProperty("title", out var t) && t.ValueKind != JsonValueKind.Null)
@@ -76,9 +77,14 @@ public static class ConversationRoutes
             if (title is null && initial is not null
                 && !(root.TryGetProperty("autotitle", out var autotitle) && autotitle.ValueKind == JsonValueKind.False))
                 title = TitleFrom(initial.ContentJson);
+            // Following an upstream agent server: the initial message (if any) went there with the start request.
+            var (bound, bindError) = await Upstream.UpstreamBinder.BindAsync(c, root, requested, dialect);
+            if (bindError is not null) return bindError;
+            if (bound is not null) (initial, title) = (null, title ?? bound.Title);
+            var id = bound?.Id ?? requested ?? ConversationId.New();
             var key = ApiKeys.NewKey();
             var (reply, askError) = await Ask<CreateResult>(c.Region,
-                new ConversationCommands.Create(id, dialect, title, initial, ApiKeys.Hash(key)), c.Limits);
+                new ConversationCommands.Create(id, dialect, title, initial, ApiKeys.Hash(key), bound?.Binding), c.Limits);
             if (askError is not null) return askError;
             return reply!.Code switch
             {

@@ -1,5 +1,6 @@
 using Akka.Sync.Actors.Connections;
 using Akka.Sync.Actors.Conversations;
+using Akka.Sync.Actors.Following;
 using Akka.Sync.Actors.Hosting;
 
 namespace Akka.Sync.Gateway.Settings;
@@ -93,6 +94,9 @@ public sealed record GatewaySettings(
     Web.WebSettings Web,
     ForwardedHeadersSettings ForwardedHeaders)
 {
+    /// <summary>Following upstream agent servers (<c>Upstream:*</c>; the default upstream's key is read by the key store only).</summary>
+    public UpstreamSettings Upstream { get; init; } = new();
+
     public static GatewaySettings From(IConfiguration config, string contentRoot)
     {
         var limits = config.GetSection("Limits").Get<LimitSettings>() ?? new LimitSettings();
@@ -145,6 +149,18 @@ public sealed record GatewaySettings(
         foreach (var network in forwarded.KnownNetworks)
             if (!System.Net.IPNetwork.TryParse(network, out _))
                 throw new InvalidOperationException($"ForwardedHeaders:KnownNetworks: '{network}' is not a network in CIDR notation (10.0.0.0/8)");
-        return new GatewaySettings(limits, agent, keys, akka, cors, web, forwarded);
+        var upstream = config.GetSection("Upstream").Get<UpstreamSettings>() ?? new UpstreamSettings();
+        if (!string.IsNullOrEmpty(upstream.Url))
+        {
+            if (!UpstreamClient.TryNormalizeUrl(upstream.Url, out var url, out var urlError))
+                throw new InvalidOperationException("Upstream:Url: " + urlError);
+            upstream = upstream with { Url = url };
+        }
+        else upstream = upstream with { Url = null };
+        upstream = upstream with
+        {
+            KeyRingDirectory = Path.GetFullPath(upstream.KeyRingDirectory is { Length: > 0 } ring ? ring : Path.Combine(akka.DataDirectory, "keys")),
+        };
+        return new GatewaySettings(limits, agent, keys, akka, cors, web, forwarded) { Upstream = upstream };
     }
 }

@@ -134,6 +134,7 @@ public static class V1Json
         w.WriteString("protocol"u8, info.Dialect.ToWire());
         if (info.AgentState is { } agentState) w.WriteString("agent_state"u8, V0.AgentStateNames.ToWire(agentState));
         w.WriteNumber("event_count"u8, info.EventCount);
+        if (info.Upstream is { } upstream) UpstreamEvents.WriteView(w, upstream);
     }
 
     /// <summary>

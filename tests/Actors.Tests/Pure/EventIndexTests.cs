@@ -74,6 +74,84 @@ public sealed class EventIndexTests
         Assert.Equal(3, index.At(3).JournalSeqNr - 1);
         Assert.Throws<InvalidOperationException>(() => index.Add(new IndexEntry(5, 6, "x", "K", "agent", 0)));
     }
+    [Fact]
+    public void Uuid_ids_are_found_among_many_and_a_repeated_id_answers_with_its_latest_seq()
+    {
+        var index = new EventIndex();
+        var ids = Enumerable.Range(0, 50_000).Select(_ => Guid.NewGuid().ToString("D")).ToArray();
+        for (var i = 0; i < ids.Length; i++) index.Add(new IndexEntry(i + 1, i + 2, ids[i], "K", "agent", i));
+        for (var i = 0; i < ids.Length; i += 997) Assert.Equal(i + 1, index.SeqOf(ids[i]));
+        Assert.Null(index.SeqOf(Guid.NewGuid().ToString("D")));
+        Assert.Null(index.SeqOf(ids[5].ToUpperInvariant())); // ids are compared as written, as before
+        index.Add(new IndexEntry(50_001, 50_002, ids[7], "K", "agent", 0));
+        Assert.Equal(50_001, index.SeqOf(ids[7]));
+        Assert.Equal(ids[42], index.At(43).Id);
+        Assert.InRange(index.ApproximateBytes / 50_001.0, 30, 52); // a column a field (chunks rounded up), not objects an event
+    }
+
+    [Fact]
+    public void V0_ids_are_their_seqs_and_other_ids_are_kept_as_written()
+    {
+        var index = new EventIndex();
+        index.Add(new IndexEntry(1, 2, "1", "action:message", "user", 10));
+        index.Add(new IndexEntry(2, 3, "ABCDEF01-0000-0000-0000-000000000000", "K", "agent", 20));
+        index.Add(new IndexEntry(3, 4, "00000000-0000-0000-0000-000000000000", "K", "agent", 30));
+        index.Add(new IndexEntry(4, 5, "7", "K", "agent", 40)); // a decimal that is not its own seq
+        index.Add(new IndexEntry(5, 6, "5", "K", "agent", 50));
+        Assert.Equal(["1", "ABCDEF01-0000-0000-0000-000000000000", "00000000-0000-0000-0000-000000000000", "7", "5"],
+            Enumerable.Range(1, 5).Select(s => index.At(s).Id));
+        Assert.Equal(1, index.SeqOf("1"));
+        Assert.Equal(2, index.SeqOf("ABCDEF01-0000-0000-0000-000000000000"));
+        Assert.Equal(3, index.SeqOf("00000000-0000-0000-0000-000000000000"));
+        Assert.Equal(4, index.SeqOf("7"));
+        Assert.Equal(5, index.SeqOf("5"));
+        Assert.Null(index.SeqOf("4")); // seq 4's id is "7"
+        Assert.Null(index.SeqOf("01"));
+        Assert.Null(index.SeqOf("6"));
+    }
+
+    [Fact]
+    public void Journal_sequence_numbers_follow_the_entries_between_which_conversation_events_sit()
+    {
+        var index = new EventIndex();
+        long[] journal = [2, 3, 5, 6, 7, 10, 11];
+        for (var i = 0; i < journal.Length; i++) index.Add(new IndexEntry(i + 1, journal[i], Guid.NewGuid().ToString("D"), "K", "agent", i));
+        Assert.Equal(journal, Enumerable.Range(1, journal.Length).Select(s => index.JournalSeqNrOf(s)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => index.JournalSeqNrOf(8));
+    }
+
+    [Fact]
+    public void Segments_carry_every_entry_exactly_and_join_up_to_the_index_they_came_from()
+    {
+        var source = new EventIndex();
+        string[] kinds = ["MessageEvent", "ActionEvent", "action:run", "Ünïcode"];
+        var journal = 1L;
+        var ticks = 638_000_000_000_000_000L;
+        for (var seq = 1; seq <= 2_500; seq++)
+        {
+            journal += seq % 37 == 0 ? 3 : 1;
+            ticks += seq % 11 == 0 ? -5 : seq * 13; // timestamps are stamped in order, but a segment copes either way
+            var id = (seq % 50) switch { 0 => seq.ToString(), 1 => "legacy-" + seq, _ => Guid.NewGuid().ToString("D") };
+            source.Add(new IndexEntry(seq, journal, id, kinds[seq % kinds.Length], seq % 3 == 0 ? "user" : "agent", ticks));
+        }
+        var segments = new[] { (1L, 1000L), (1001L, 1999L), (2000L, 2500L) }.Select(r => IndexSegment.Encode(source, r.Item1, r.Item2)).ToArray();
+
+        var copy = new EventIndex();
+        foreach (var s in segments) Assert.True(s.AppendTo(copy, long.MaxValue));
+
+        Assert.Equal(source.Count, copy.Count);
+        for (var seq = 1; seq <= source.Count; seq++) Assert.Equal(source.At(seq), copy.At(seq));
+        Assert.Equal((1001L, 1999L), (segments[1].FirstSeq, segments[1].LastSeq));
+        Assert.InRange(segments[0].Bytes.Length / 1000.0, 20, 26);
+        // Overlaps are skipped, a gap is refused, and a bound stops early.
+        var partial = new EventIndex();
+        Assert.False(segments[1].AppendTo(partial, long.MaxValue));
+        Assert.True(segments[0].AppendTo(partial, 600));
+        Assert.Equal(600, partial.Count);
+        Assert.True(segments[0].AppendTo(partial, long.MaxValue));
+        Assert.Equal(1000, partial.Count);
+        Assert.Equal(source.At(1000), partial.At(1000));
+    }
 }
 
 public sealed class EventTailTests

@@ -10,8 +10,9 @@ namespace Akka.Sync.Gateway.Tests.AgentServer;
 /// The real OpenHands web client, Agent Canvas 1.20.0 from npm, unmodified, in Debian chromium against Akka.Sync servers
 /// (tests/compat/canvas.e2e.js, which starts the Gateway itself so it can restart it under the open page). It walks a
 /// new user's path — first run, a new chat answered live, Stop and resume, reload, a server restart, paging back through
-/// a 2,000-event conversation, the confirmation buttons, server keys handed out or typed in, and the canvas on another
-/// origin added through its Manage backends screen — and fails on any request the page needed that failed, any page
+/// a 2,000-event conversation, the confirmation buttons, server keys handed out or typed in, the canvas on another
+/// origin added through its Manage backends screen, and the canvas on an Akka.Sync that follows an upstream Akka.Sync
+/// in demo mode (the answer flows upstream → follower → canvas; Stop and resume are forwarded upstream) — and fails on any request the page needed that failed, any page
 /// error, any error toast, and any event a socket got twice. Screenshots land in artifacts/test-results.
 /// </summary>
 public sealed class AgentCanvasBrowserTests(ITestOutputHelper output)
@@ -34,8 +35,8 @@ public sealed class AgentCanvasBrowserTests(ITestOutputHelper output)
         foreach (var step in summary.GetProperty("steps").EnumerateArray()) output.WriteLine(step.GetString());
         output.WriteLine("routes the canvas called that need a sandbox or the automation service: " + summary.GetProperty("outOfScope"));
         Assert.True(summary.GetProperty("ok").GetBoolean(), stdout);
-        Assert.Equal(10, summary.GetProperty("steps").GetArrayLength());
-        foreach (var shot in new[] { "first-run", "live-answer", "stopped" })
+        Assert.Equal(11, summary.GetProperty("steps").GetArrayLength());
+        foreach (var shot in new[] { "first-run", "live-answer", "stopped", "behind-akka-sync" })
             Assert.True(new FileInfo(Path.Combine(artifacts, $"canvas-{shot}.png")).Length > 10_000, shot);
     }
 

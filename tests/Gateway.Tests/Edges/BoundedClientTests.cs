@@ -38,6 +38,7 @@ public sealed class BoundedClientTests(ITestOutputHelper output)
             ["Limits:MaxQueuedFrames"] = "200", ["Limits:MaxQueuedBytes"] = "65536",
         });
         var id = await server.NewConversationAsync();
+        var baseline = await ResourceBaseline.CaptureAsync(server, output);
         await using var other = await TestSocket.ConnectAsync(server.SocketUri(id));
         await other.ReceiveJsonAsync();
         await using var flood = await TestSocket.ConnectAsync(server.SocketUri(id), kernelReceiveBuffer: 4096);
@@ -61,6 +62,9 @@ public sealed class BoundedClientTests(ITestOutputHelper output)
         Assert.Equal(1013, (int)flood.CloseStatus!);
         Assert.Equal("slow consumer", flood.CloseDescription);
         output.WriteLine($"the flooding client read {tail.Count} frames before its close");
+        await flood.AnswerCloseAsync();
+        await other.CloseAsync();
+        await baseline.AssertReturnedAsync();
     }
 
     [Fact]
@@ -68,6 +72,7 @@ public sealed class BoundedClientTests(ITestOutputHelper output)
     {
         await using var server = await SyncServer.StartAsync(new Dictionary<string, string?> { ["Limits:MaxCommandsInFlight"] = "8" });
         var id = await server.NewConversationAsync();
+        var baseline = await ResourceBaseline.CaptureAsync(server, output);
         await using var watcher = await TestSocket.ConnectAsync(server.SocketUri(id));
         await watcher.ReceiveJsonAsync();
         await using var sender = await TestSocket.ConnectAsync(server.SocketUri(id));
@@ -100,6 +105,9 @@ public sealed class BoundedClientTests(ITestOutputHelper output)
         while (watched < applied)
             if ((await watcher.ReceiveJsonAsync()).GetProperty("kind").GetString() == "MessageEvent") watched++;
         Assert.Equal(System.Net.WebSockets.WebSocketState.Open, sender.State);
+        await sender.CloseAsync();
+        await watcher.CloseAsync();
+        await baseline.AssertReturnedAsync();
     }
 
     [Fact]
@@ -113,6 +121,7 @@ public sealed class BoundedClientTests(ITestOutputHelper output)
         }, logs: logs);
         var budget = server.Services.GetRequiredService<SocketBudget>();
         var id = await server.NewConversationAsync();
+        var baseline = await ResourceBaseline.CaptureAsync(server, output);
         await using var other = await TestSocket.ConnectAsync(server.SocketUri(id));
         await other.ReceiveJsonAsync();
         await using var stuck = await TestSocket.ConnectAsync(server.SocketUri(id), kernelReceiveBuffer: 4096);
@@ -133,5 +142,7 @@ public sealed class BoundedClientTests(ITestOutputHelper output)
         Assert.Equal(1, budget.Open);
         Assert.True(budget.SendTimeouts >= 1);
         output.WriteLine($"heap grew {(Heap() - before) / 1024.0 / 1024.0:F1} MiB for 12.5 MiB sent to two sockets");
+        await other.CloseAsync();
+        await baseline.AssertReturnedAsync();
     }
 }
