@@ -127,7 +127,7 @@ public sealed class Workloads(Paths paths, Sizes sizes, Results results, HttpCli
                 var host = Array.FindIndex(ports, p => hostAddress.EndsWith($":{p}", StringComparison.Ordinal)) + 1;
                 var uris = nodes.SelectMany(n => Enumerable.Repeat(SocketUri(n, conversation), sizes.ClusterSocketsPerNode)).ToList();
                 await using var receivers = await V1Receivers.ConnectAsync(uris, true, 64, TimeSpan.FromSeconds(60));
-                // Every socket has the warm-up event first (resend_all is off: each gets it live or not at all), so count from here.
+                // The sockets opened after the warm-up event (no resend_all): count from what each has now, whatever that is.
                 await Task.Delay(1000);
                 var baseline = receivers.Sockets.Select(s => s.Count).ToArray();
                 var cpu0 = nodes.Select(n => n.Cpu()).ToArray();
