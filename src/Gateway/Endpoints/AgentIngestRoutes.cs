@@ -33,9 +33,15 @@ public static class AgentIngestRoutes
         {
             if (!V1Inbound.TryParseIngestBatch(body, c.Limits.MaxBatchEvents, out var events, out var parseError, out var tooMany))
                 return Error(tooMany ? 413 : 400, parseError);
+            // Each event gets its id here when it has none (the same id the conversation would have given it), so the
+            // batch can be sent again while unanswered without being stored twice (Http.AskAppend).
+            for (var i = 0; i < events.Length; i++)
+                if (events[i].Id is null) events[i] = events[i] with { Id = Guid.NewGuid().ToString("D") };
             command = new ConversationCommands.AppendEvents(id, events);
         }
-        var (reply, askError) = await Ask<AppendResult>(c.Region, command, c.Limits);
+        var (reply, askError) = command is ConversationCommands.AppendEvents append
+            ? await AskAppend(c.Region, append, c.Limits)
+            : await Ask<AppendResult>(c.Region, command, c.Limits);
         if (askError is not null) return askError;
         if (reply!.Code != ResultCode.Ok) return FromCode(reply.Code, reply.Detail);
         return Results.Bytes(V1Json.Write(w =>

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Akka.Actor;
 using Akka.Sync.Gateway.Settings;
 using Akka.Sync.Protocol;
+using static Akka.Sync.Protocol.ConversationReplies;
 
 namespace Akka.Sync.Gateway.Endpoints;
 
@@ -69,5 +70,56 @@ public static class Http
         {
             return (null, Error(503, "the conversation did not answer in time; try again"));
         }
+    }
+
+    /// <summary>
+    /// <see cref="Ask{T}"/> for an agent batch whose events all carry their ids, so sending it twice is safe (the
+    /// conversation acknowledges a copy it already stored or has in flight, once that is durable, instead of storing it
+    /// again). While unanswered, it is sent again every fifth of the ask timeout until its deadline, and the first
+    /// success wins. Why: a rolling restart can lose a message — Akka's shard region drops what it buffered for a shard
+    /// it is handing off ("Dropping [n] buffered messages to shard [s] during hand off to avoid re-ordering") — and the
+    /// caller then waited the whole ask timeout for a 503 while the conversation answered again a second later. Every
+    /// copy carries the first one's deadline, so a 503 still means "not stored, now or later": a copy applied before
+    /// the deadline answers before the ask timeout, and a copy that answers "not applied" (too late, or the journal
+    /// failed) stored nothing. An answer of any kind ends the sending: only silence is retried.
+    /// </summary>
+    public static async Task<(AppendResult? Reply, IResult? Error)> AskAppend(IActorRef target, ConversationCommands.AppendEvents append, LimitSettings limits)
+    {
+        var started = DateTime.UtcNow;
+        var message = append.DeadlineTicks == 0 ? (ConversationCommands.AppendEvents)append.WithDeadline(IWriteCommand.DeadlineFor(started, limits.AskTimeout)) : append;
+        var deadline = new DateTime(message.DeadlineTicks, DateTimeKind.Utc);
+        var giveUp = started + limits.AskTimeout;
+        var every = limits.AskTimeout / 5;
+        var copies = new List<Task<AppendResult>>();
+        var nextCopy = started;
+        AppendResult? refused = null;
+        while (true)
+        {
+            var now = DateTime.UtcNow;
+            if (now >= giveUp) break;
+            if (now >= nextCopy && now < deadline)
+            {
+                copies.Add(target.Ask<AppendResult>(message, giveUp - now));
+                nextCopy = now + every;
+            }
+            foreach (var done in copies.Where(c => c.IsCompletedSuccessfully).ToList())
+            {
+                if (done.Result.Code != ResultCode.Unavailable) return (done.Result, null);
+                refused = done.Result; // this copy stored nothing; another one in flight may still
+                copies.Remove(done);
+                if (copies.Count == 0) return (refused, null); // answered (journal down, or too late): not lost, no copy
+            }
+            foreach (var failed in copies.Where(c => c.IsFaulted || c.IsCanceled).ToList())
+            {
+                _ = failed.Exception; // timed out (AskTimeoutException): observed
+                copies.Remove(failed);
+            }
+            if (copies.Count == 0 && now >= deadline) break; // every copy answered or timed out, and no more may go
+            var wake = (nextCopy < deadline ? nextCopy : giveUp) - now;
+            var delay = Task.Delay(wake > TimeSpan.Zero ? wake : TimeSpan.Zero);
+            await (copies.Count > 0 ? Task.WhenAny(Task.WhenAny(copies), delay) : delay);
+        }
+        foreach (var c in copies) _ = c.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
+        return refused is not null ? (refused, null) : (null, Error(503, "the conversation did not answer in time; try again"));
     }
 }
