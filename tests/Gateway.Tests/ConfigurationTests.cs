@@ -13,10 +13,10 @@ public sealed class ConfigurationTests
     [Fact]
     public async Task Akka_hocon_is_layered_under_the_settings_made_in_code()
     {
-        // One key set on both layers: the shipped akka.hocon (the file the server reads, beside the binary) says 7 s,
+        // One key set on both layers: the shipped akka.hocon (the file the server reads, beside the binary) says 2.5 s,
         // and Cluster:StableAfter makes the code set the same key to 4 s.
         var hocon = ConfigurationFactory.ParseString(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "akka.hocon")));
-        Assert.Equal(TimeSpan.FromSeconds(7), hocon.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
+        Assert.Equal(TimeSpan.FromMilliseconds(2500), hocon.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
         await using var server = await SyncServer.StartAsync(new Dictionary<string, string?>
         {
             ["Cluster:Host"] = "127.0.0.1",
@@ -26,7 +26,7 @@ public sealed class ConfigurationTests
 
         Assert.Equal(TimeSpan.FromSeconds(4), config.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after")); // code wins
         // Keys only akka.hocon sets are still there underneath.
-        Assert.Equal(TimeSpan.FromSeconds(3), config.GetTimeSpan("akka.cluster.down-removal-margin"));
+        Assert.Equal(TimeSpan.FromMilliseconds(500), config.GetTimeSpan("akka.cluster.down-removal-margin"));
         Assert.Equal(32L * 1024 * 1024, config.GetByteSize("akka.remote.dot-netty.tcp.maximum-frame-size"));
         Assert.Equal("off", config.GetString("akka.cluster.sharding.passivate-idle-entity-after"));
         Assert.Equal("akka.persistence.journal.sql", config.GetString("akka.persistence.journal.plugin"));
@@ -41,10 +41,15 @@ public sealed class ConfigurationTests
 
         Assert.Equal("Akka.Cluster.SBR.SplitBrainResolverProvider, Akka.Cluster", config.GetString("akka.cluster.downing-provider-class"));
         Assert.Equal("keep-majority", config.GetString("akka.cluster.split-brain-resolver.active-strategy"));
-        Assert.Equal(TimeSpan.FromSeconds(7), config.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
-        Assert.Equal(TimeSpan.FromSeconds(3), config.GetTimeSpan("akka.cluster.down-removal-margin"));
-        Assert.Equal(TimeSpan.FromSeconds(1), config.GetTimeSpan("akka.cluster.failure-detector.heartbeat-interval"));
-        Assert.Equal(TimeSpan.FromSeconds(3), config.GetTimeSpan("akka.cluster.failure-detector.acceptable-heartbeat-pause"));
+        // Failover under 10 s without downing a node that is silent for less than ~5.5 s (docs/operations.md).
+        Assert.Equal(TimeSpan.FromMilliseconds(2500), config.GetTimeSpan("akka.cluster.split-brain-resolver.stable-after"));
+        Assert.Equal(TimeSpan.FromMilliseconds(500), config.GetTimeSpan("akka.cluster.down-removal-margin"));
+        Assert.Equal(TimeSpan.FromMilliseconds(500), config.GetTimeSpan("akka.cluster.failure-detector.heartbeat-interval"));
+        Assert.Equal(TimeSpan.FromMilliseconds(2500), config.GetTimeSpan("akka.cluster.failure-detector.acceptable-heartbeat-pause"));
+        Assert.Equal(TimeSpan.FromMilliseconds(250), config.GetTimeSpan("akka.cluster.unreachable-nodes-reaper-interval"));
+        Assert.Equal(TimeSpan.FromMilliseconds(500), config.GetTimeSpan("akka.cluster.leader-actions-interval"));
+        Assert.Equal(TimeSpan.FromMilliseconds(500), config.GetTimeSpan("akka.cluster.gossip-interval"));
+        Assert.Equal(TimeSpan.FromMilliseconds(500), config.GetTimeSpan("akka.cluster.sharding.retry-interval"));
         Assert.Equal("on", config.GetString("akka.cluster.run-coordinated-shutdown-when-down"));
         // After a database outage, journal calls are probed again every 3 s (Akka's default waits 30 s).
         Assert.Equal(TimeSpan.FromSeconds(3), config.GetTimeSpan("akka.persistence.journal.sql.circuit-breaker.reset-timeout"));
