@@ -9,11 +9,12 @@ using Akka.Sync.Bench.Load;
 //          --servers akka,kestrel,socketio, --root <repo>, --out <folder for benchmarks.md and bench/*.svg>.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+if (args.Length > 0 && args[0] == "--socket-client") return await SocketClientProcess.RunAsync(args);
 var argList = args.ToList();
 string? Option(string name) { var i = argList.IndexOf(name); return i >= 0 && i + 1 < argList.Count ? argList[i + 1] : null; }
 var quick = argList.Contains("--quick");
 var root = Path.GetFullPath(Option("--root") ?? Directory.GetCurrentDirectory());
-var only = (Option("--only") ?? "fanout,many,replay,idle,ingest,cold").Split(',');
+var only = (Option("--only") ?? "fanout,many,replay,idle,ingest,cold,scale").Split(',');
 var serverNames = (Option("--servers") ?? "akka,kestrel,socketio").Split(',');
 var servers = new List<ServerKind>();
 if (serverNames.Contains("akka")) servers.Add(ServerKind.AkkaSync);
@@ -73,6 +74,7 @@ await Run("ingest", "5. ingest", async () =>
         await workloads.IngestAsync(ServerKind.Kestrel, SqliteLabel, batchSize: 1000);
     }
 });
+await Run("scale", "7. 100k sockets", async () => { foreach (var s in servers.Where(s => s != ServerKind.SocketIo)) await workloads.ScaleAsync(s); });
 
 var ordered = results.Metrics.OrderBy(m => m.Workload, StringComparer.Ordinal).ToList(); // stable: figures keep their order
 results.Metrics.Clear();
@@ -112,7 +114,12 @@ var docs = Option("--out") is { } outDir ? Path.GetFullPath(outDir) : quick ? Pa
 Directory.CreateDirectory(Path.Combine(docs, "bench"));
 var notesFile = Path.Combine(root, "bench/NOTES.md");
 var notes = File.Exists(notesFile) ? File.ReadAllText(notesFile) : "";
-File.WriteAllText(Path.Combine(docs, "benchmarks.md"), Report.Markdown(results, targets, machine, quick ? "./bench/run --quick" : "./bench/run", notes));
+var docsFile = Path.Combine(docs, "benchmarks.md");
+// A partial run (--only) into the docs replaces the sections of the workloads it ran and keeps every other one.
+var partial = Option("--only") is { } onlyList && !quick && Option("--out") is null && File.Exists(docsFile);
+File.WriteAllText(docsFile, partial
+    ? Report.MergeSections(File.ReadAllText(docsFile), results, machine, $"./bench/run --only {Option("--only")}")
+    : Report.Markdown(results, targets, machine, quick ? "./bench/run --quick" : "./bench/run", notes));
 foreach (var group in results.Metrics.GroupBy(m => m.Workload))
     File.WriteAllText(Path.Combine(docs, "bench", Report.Slug(group.Key) + ".svg"), Report.Svg(group.Key, group.ToList()));
 File.WriteAllText(Path.Combine(paths.Results, $"results-{machineStart:yyyyMMdd-HHmmss}{(quick ? "-quick" : "")}.txt"), Report.Table(results) + Report.TargetsTable(targets));

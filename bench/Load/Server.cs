@@ -36,6 +36,24 @@ public sealed class Server : IAsyncDisposable
         _ => "socket.io",
     };
 
+    /// <summary>A port free on each of <paramref name="addresses"/> (tried a bounded number of times).</summary>
+    public static int FreePortOn(IReadOnlyList<IPAddress> addresses)
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            var port = FreePort();
+            var listeners = new List<TcpListener>();
+            try
+            {
+                foreach (var a in addresses) { var l = new TcpListener(a, port); l.Start(); listeners.Add(l); }
+                return port;
+            }
+            catch (SocketException) { }
+            finally { foreach (var l in listeners) l.Stop(); }
+        }
+        throw new InvalidOperationException("no port free on every loopback address");
+    }
+
     public static int FreePort()
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -46,9 +64,9 @@ public sealed class Server : IAsyncDisposable
     }
 
     /// <summary>Starts the server; does not wait for it to be ready (see <see cref="WaitReadyAsync"/>).</summary>
-    public static Server Start(Paths paths, ServerKind kind, string label, IDictionary<string, string>? env = null)
+    public static Server Start(Paths paths, ServerKind kind, string label, IDictionary<string, string>? env = null, int? fixedPort = null)
     {
-        var port = FreePort();
+        var port = fixedPort ?? FreePort();
         var data = Path.Combine(paths.Work, $"{label}-{port}");
         Directory.CreateDirectory(data);
         var psi = kind switch
@@ -142,4 +160,5 @@ public sealed record Paths(string Root)
     public string Work => Path.Combine(Root, "bench/results/work");
     public string Results => Path.Combine(Root, "bench/results");
     public string Docs => Path.Combine(Root, "docs");
+    public string LoadDll => Path.Combine(Root, "bench/Load/bin/Release/net10.0/Akka.Sync.Bench.Load.dll");
 }
