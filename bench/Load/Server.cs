@@ -88,6 +88,8 @@ public sealed class Server : IAsyncDisposable
             psi.Environment["Agent__Mode"] = "external";
             // One log line per socket open/close at Information would be measured too; the bench runs at Warning.
             psi.Environment["Logging__LogLevel__Default"] = "Warning";
+            // appsettings.json sets Akka.Sync at Information, which wins over Default: without this the per-socket lines were logged.
+            psi.Environment["Logging__LogLevel__Akka.Sync"] = "Warning";
             psi.Environment["Limits__MaxSocketsPerNode"] = "20000";
             // Diagnosis only (never set by bench/run): extra settings for the product, "Key=Value;Key=Value".
             foreach (var pair in (Environment.GetEnvironmentVariable("BENCH_AKKA_ENV") ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries))
