@@ -60,7 +60,21 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     public long LastDelivered => _lastDelivered;
 
     public static Props Props(IActorRef region, ConversationId id, Dialect dialect, ReplayFrom from, IClientSink sink, ConnectionSettings? settings = null) =>
-        Akka.Actor.Props.Create(() => new ConnectionActor(region, id, dialect, from, sink, settings ?? ConnectionSettings.Default));
+        Akka.Actor.Props.CreateBy(new Producer(region, id, dialect, from, sink, settings ?? ConnectionSettings.Default));
+
+    /// <summary>
+    /// Creates the actor with a plain constructor call. <c>Props.Create(() => new …)</c> evaluates the expression's
+    /// arguments on every call, compiling a dynamic method for any that is not a plain captured value (here
+    /// <c>settings ?? …</c>): per socket, that JIT work and those dynamic methods' finalizers were ~590 µs of CPU per
+    /// connect (bench/NOTES.md, "100k sockets").
+    /// </summary>
+    private sealed class Producer(IActorRef region, ConversationId id, Dialect dialect, ReplayFrom from, IClientSink sink, ConnectionSettings settings)
+        : IIndirectActorProducer
+    {
+        public Type ActorType => typeof(ConnectionActor);
+        public ActorBase Produce() => new ConnectionActor(region, id, dialect, from, sink, settings);
+        public void Release(ActorBase actor) { }
+    }
 
     public ConnectionActor(IActorRef region, ConversationId id, Dialect dialect, ReplayFrom from, IClientSink sink, ConnectionSettings settings)
     {
