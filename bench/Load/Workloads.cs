@@ -303,8 +303,8 @@ public sealed class Workloads(Paths paths, Sizes sizes, Results results, HttpCli
         };
         await using var server = await StartAsync(kind, "scale", env, port);
         var api = new Api(http, server.BaseUrl);
-        // The process at rest: started, ready, nothing connected.
-        await Task.Delay(3000);
+        // The process at rest: started, ready, nothing connected, its start-up work (cluster forming, tiered JIT) done.
+        await Task.Delay(10_000);
         var restCpu0 = server.Cpu();
         var restSw = Stopwatch.StartNew();
         await Task.Delay(sizes.ScaleRestWindow / 2);
