@@ -64,3 +64,24 @@ public sealed class SendQueueTests
         Assert.False(await wait.WaitAsync(Wait));
     }
 }
+
+/// <summary>The open-file limit the node compares with <c>Limits:MaxSocketsPerNode</c> at start.</summary>
+public sealed class DescriptorLimitTests
+{
+    private const string Limits = """
+        Limit                     Soft Limit           Hard Limit           Units
+        Max processes             unlimited            unlimited            processes
+        Max open files            20000                20000                files
+        Max locked memory         8388608              8388608              bytes
+        """;
+
+    [Fact]
+    public void The_soft_open_file_limit_is_read_from_proc_limits()
+    {
+        Assert.Equal(20_000, Akka.Sync.Gateway.Transport.SocketBudget.DescriptorLimit(Limits));
+        Assert.Equal(long.MaxValue, Akka.Sync.Gateway.Transport.SocketBudget.DescriptorLimit(Limits.Replace("20000                20000", "unlimited            unlimited")));
+        Assert.Null(Akka.Sync.Gateway.Transport.SocketBudget.DescriptorLimit("nothing here"));
+        // On this machine: whatever it is, it is read.
+        if (OperatingSystem.IsLinux()) Assert.NotNull(Akka.Sync.Gateway.Transport.SocketBudget.DescriptorLimit());
+    }
+}
