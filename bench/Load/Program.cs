@@ -118,7 +118,7 @@ var docsFile = Path.Combine(docs, "benchmarks.md");
 // A partial run (--only) into the docs replaces the sections of the workloads it ran and keeps every other one.
 var partial = Option("--only") is { } onlyList && !quick && Option("--out") is null && File.Exists(docsFile);
 File.WriteAllText(docsFile, partial
-    ? Report.MergeSections(File.ReadAllText(docsFile), results, machine, $"./bench/run --only {Option("--only")}")
+    ? Report.ReplaceNotes(Report.MergeSections(File.ReadAllText(docsFile), results, machine, $"./bench/run --only {Option("--only")}"), notes)
     : Report.Markdown(results, targets, machine, quick ? "./bench/run --quick" : "./bench/run", notes));
 foreach (var group in results.Metrics.GroupBy(m => m.Workload))
     File.WriteAllText(Path.Combine(docs, "bench", Report.Slug(group.Key) + ".svg"), Report.Svg(group.Key, group.ToList()));

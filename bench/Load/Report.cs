@@ -133,6 +133,19 @@ public static class Report
         return text;
     }
 
+    /// <summary>
+    /// The hand-written analysis at the end of docs/benchmarks.md (bench/NOTES.md) brought up to date by a partial run:
+    /// everything from the notes' first line on is replaced by the notes as they are now.
+    /// </summary>
+    public static string ReplaceNotes(string text, string notes)
+    {
+        notes = notes.Replace("\r\n", "\n").Trim();
+        if (notes.Length == 0) return text;
+        var first = notes.Split('\n')[0];
+        var at = text.IndexOf("\n" + first + "\n", StringComparison.Ordinal);
+        return (at < 0 ? text.TrimEnd('\n') + "\n\n" : text[..(at + 1)]) + notes + "\n";
+    }
+
     /// <summary>Where the next <c>### </c> or <c>## </c> heading (only <c>## </c> with <paramref name="sectionOnly"/>) starts after <paramref name="from"/>.</summary>
     private static int NextHeading(string text, int from, bool sectionOnly = false)
     {
