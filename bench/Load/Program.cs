@@ -5,16 +5,17 @@ using Akka.Sync.Bench.Load;
 
 // bench/run → this program: runs every workload against Akka.Sync and its baselines (each server a child process on
 // 127.0.0.1), prints the table and, for a full run, writes docs/benchmarks.md and docs/bench/*.svg.
-// Options: --quick (small sizes; writes under bench/results/quick), --only fanout,many,replay,idle,ingest,cold,clusterfanout,long
+// Options: --quick (small sizes; writes under bench/results/quick), --only fanout,many,replay,idle,ingest,cold,scale,clusterfanout,long
 //          (long — one conversation of 1,000,000 events on SQLite and PostgreSQL — runs only when named),
 //          --long-events <n>, --servers akka,kestrel,socketio, --root <repo>, --out <folder for benchmarks.md and bench/*.svg>.
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+if (args.Length > 0 && args[0] == "--socket-client") return await SocketClientProcess.RunAsync(args);
 var argList = args.ToList();
 string? Option(string name) { var i = argList.IndexOf(name); return i >= 0 && i + 1 < argList.Count ? argList[i + 1] : null; }
 var quick = argList.Contains("--quick");
 var root = Path.GetFullPath(Option("--root") ?? Directory.GetCurrentDirectory());
-var only = (Option("--only") ?? "fanout,many,replay,idle,ingest,cold,clusterfanout").Split(',');
+var only = (Option("--only") ?? "fanout,many,replay,idle,ingest,cold,scale,clusterfanout").Split(',');
 var serverNames = (Option("--servers") ?? "akka,kestrel,socketio").Split(',');
 var servers = new List<ServerKind>();
 if (serverNames.Contains("akka")) servers.Add(ServerKind.AkkaSync);
@@ -77,8 +78,9 @@ await Run("ingest", "5. ingest", async () =>
         await workloads.IngestAsync(ServerKind.Kestrel, SqliteLabel, batchSize: 1000);
     }
 });
+await Run("scale", "8. 100k sockets", async () => { foreach (var s in servers.Where(s => s != ServerKind.SocketIo)) await workloads.ScaleAsync(s); });
 
-await Run("clusterfanout", "8. cluster fan-out", async () =>
+await Run("clusterfanout", "9. cluster fan-out", async () =>
 {
     if (!servers.Contains(ServerKind.AkkaSync)) return;
     if (pg is { Length: > 0 }) await workloads.ClusterFanoutAsync(pg);
@@ -153,7 +155,11 @@ var longSection = longRuns.Count > 0
         results.Notes.Where(n => n.StartsWith("7.", StringComparison.Ordinal)).Concat(longNotes),
         File.Exists(longNotesFile) ? File.ReadAllText(longNotesFile) : "")
     : LongReport.Existing(existing);
-var markdown = otherRan ? Report.Markdown(results, targets, machine, quick ? "./bench/run --quick" : "./bench/run", notes) : existing;
+// A partial run (--only) into the docs replaces the sections of the workloads it ran and keeps every other one.
+var partial = Option("--only") is not null && !quick && Option("--out") is null && existing.Length > 0;
+var markdown = !otherRan ? existing
+    : partial ? Report.ReplaceNotes(Report.MergeSections(existing, results, machine, $"./bench/run --only {Option("--only")}"), notes)
+    : Report.Markdown(results, targets, machine, quick ? "./bench/run --quick" : "./bench/run", notes);
 if (longSection is not null) markdown = LongReport.Replace(markdown, longSection);
 File.WriteAllText(docsFile, markdown);
 foreach (var group in results.Metrics.GroupBy(m => m.Workload))

@@ -64,17 +64,7 @@ public static class Report
         sb.AppendLine();
         sb.AppendLine("## Figures");
         foreach (var group in results.Metrics.GroupBy(m => m.Workload))
-        {
-            sb.AppendLine();
-            sb.AppendLine($"### {group.Key}");
-            sb.AppendLine();
-            sb.AppendLine($"![{group.Key}](bench/{Slug(group.Key)}.svg)");
-            sb.AppendLine();
-            sb.AppendLine("| figure | Akka.Sync | bare Kestrel | socket.io | Akka.Sync ÷ Kestrel | Akka.Sync ÷ socket.io |");
-            sb.AppendLine("|---|---:|---:|---:|---:|---:|");
-            foreach (var m in group)
-                sb.AppendLine($"| {m.Name} ({m.Unit}) | {Cell(m, ServerKind.AkkaSync)} | {Cell(m, ServerKind.Kestrel)} | {Cell(m, ServerKind.SocketIo)} | {Ratio(m, ServerKind.Kestrel)} | {Ratio(m, ServerKind.SocketIo)} |");
-        }
+            sb.Append(Section(group.Key, group.ToList()));
         if (results.Notes.Count > 0)
         {
             sb.AppendLine();
@@ -94,6 +84,78 @@ public static class Report
             sb.AppendLine(notes.Trim());
         }
         return sb.ToString();
+    }
+
+    private static string Section(string workload, IReadOnlyList<Metric> metrics, string? preface = null)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine();
+        sb.AppendLine($"### {workload}");
+        sb.AppendLine();
+        if (preface is not null) { sb.AppendLine(preface); sb.AppendLine(); }
+        sb.AppendLine($"![{workload}](bench/{Slug(workload)}.svg)");
+        sb.AppendLine();
+        sb.AppendLine("| figure | Akka.Sync | bare Kestrel | socket.io | Akka.Sync ÷ Kestrel | Akka.Sync ÷ socket.io |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|");
+        foreach (var m in metrics)
+            sb.AppendLine($"| {m.Name} ({m.Unit}) | {Cell(m, ServerKind.AkkaSync)} | {Cell(m, ServerKind.Kestrel)} | {Cell(m, ServerKind.SocketIo)} | {Ratio(m, ServerKind.Kestrel)} | {Ratio(m, ServerKind.SocketIo)} |");
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// A partial run (<c>--only</c>) into an existing docs/benchmarks.md: each workload it ran replaces its own
+    /// <c>### workload</c> section under "## Figures" (or is added at the end of them), stamped with its own command, time,
+    /// machine load and notes; everything else in the file (other workloads, targets, the analysis) stays as it was.
+    /// </summary>
+    public static string MergeSections(string existing, Results results, Machine machine, string command)
+    {
+        var text = existing.Replace("\r\n", "\n");
+        foreach (var group in results.Metrics.GroupBy(m => m.Workload))
+        {
+            var notes = results.Notes.Where(n => group.Key.Length > 3 && n.StartsWith(group.Key[3..], StringComparison.OrdinalIgnoreCase)).ToList();
+            var preface = $"Measured by `{command}` on {machine.Date:yyyy-MM-dd HH:mm} UTC ({machine.Cores} cores, `{machine.CpuModel}`, " +
+                          $"{machine.MemoryGiB:0.0} GiB; load average {machine.LoadBefore} before, {machine.LoadAfter} after), not in the full run above." +
+                          string.Concat(notes.Select(n => $"\n- {n}"));
+            var section = Section(group.Key, group.ToList(), preface);
+            var start = text.IndexOf($"\n### {group.Key}\n", StringComparison.Ordinal);
+            if (start >= 0)
+            {
+                var next = NextHeading(text, start + 1);
+                text = text[..start] + section.TrimEnd('\n') + (next < text.Length ? "\n\n" : "\n") + text[next..];
+            }
+            else
+            {
+                var figures = text.IndexOf("\n## Figures\n", StringComparison.Ordinal);
+                var end = figures < 0 ? text.Length : NextHeading(text, figures + 1, sectionOnly: true);
+                text = text[..end].TrimEnd('\n') + "\n" + section + (end < text.Length ? "\n" : "") + text[end..];
+            }
+        }
+        return text;
+    }
+
+    /// <summary>
+    /// The hand-written analysis at the end of docs/benchmarks.md (bench/NOTES.md) brought up to date by a partial run:
+    /// everything from the notes' first line on is replaced by the notes as they are now.
+    /// </summary>
+    public static string ReplaceNotes(string text, string notes)
+    {
+        notes = notes.Replace("\r\n", "\n").Trim();
+        if (notes.Length == 0) return text;
+        var first = notes.Split('\n')[0];
+        var at = text.IndexOf("\n" + first + "\n", StringComparison.Ordinal);
+        return (at < 0 ? text.TrimEnd('\n') + "\n\n" : text[..(at + 1)]) + notes + "\n";
+    }
+
+    /// <summary>Where the next <c>### </c> or <c>## </c> heading (only <c>## </c> with <paramref name="sectionOnly"/>) starts after <paramref name="from"/>.</summary>
+    private static int NextHeading(string text, int from, bool sectionOnly = false)
+    {
+        var i = from;
+        while ((i = text.IndexOf("\n#", i, StringComparison.Ordinal)) >= 0)
+        {
+            if (text.AsSpan(i + 1).StartsWith("## ") || !sectionOnly && text.AsSpan(i + 1).StartsWith("### ")) return i + 1;
+            i++;
+        }
+        return text.Length;
     }
 
     public static string Slug(string workload) =>

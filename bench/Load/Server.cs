@@ -38,6 +38,24 @@ public sealed class Server : IAsyncDisposable
         _ => "socket.io",
     };
 
+    /// <summary>A port free on each of <paramref name="addresses"/> (tried a bounded number of times).</summary>
+    public static int FreePortOn(IReadOnlyList<IPAddress> addresses)
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            var port = FreePort();
+            var listeners = new List<TcpListener>();
+            try
+            {
+                foreach (var a in addresses) { var l = new TcpListener(a, port); l.Start(); listeners.Add(l); }
+                return port;
+            }
+            catch (SocketException) { }
+            finally { foreach (var l in listeners) l.Stop(); }
+        }
+        throw new InvalidOperationException("no port free on every loopback address");
+    }
+
     public static int FreePort()
     {
         var listener = new TcpListener(IPAddress.Loopback, 0);
@@ -49,11 +67,13 @@ public sealed class Server : IAsyncDisposable
 
     /// <summary>
     /// Starts the server; does not wait for it to be ready (see <see cref="WaitReadyAsync"/>). Its data folder is a new
-    /// one unless <paramref name="dataDirectory"/> names one (a restart on the same data).
+    /// one unless <paramref name="dataDirectory"/> names one (a restart on the same data); its port is a free one unless
+    /// <paramref name="fixedPort"/> names one (free on every address it listens on).
     /// </summary>
-    public static Server Start(Paths paths, ServerKind kind, string label, IDictionary<string, string>? env = null, string? dataDirectory = null)
+    public static Server Start(Paths paths, ServerKind kind, string label, IDictionary<string, string>? env = null,
+        string? dataDirectory = null, int? fixedPort = null)
     {
-        var port = FreePort();
+        var port = fixedPort ?? FreePort();
         var data = dataDirectory ?? Path.Combine(paths.Work, $"{label}-{port}");
         Directory.CreateDirectory(data);
         var psi = kind switch
@@ -75,6 +95,8 @@ public sealed class Server : IAsyncDisposable
             psi.Environment["Agent__Mode"] = "external";
             // One log line per socket open/close at Information would be measured too; the bench runs at Warning.
             psi.Environment["Logging__LogLevel__Default"] = "Warning";
+            // appsettings.json sets Akka.Sync at Information, which wins over Default: without this the per-socket lines were logged.
+            psi.Environment["Logging__LogLevel__Akka.Sync"] = "Warning";
             psi.Environment["Limits__MaxSocketsPerNode"] = "20000";
             // Diagnosis only (never set by bench/run): extra settings for the product, "Key=Value;Key=Value".
             foreach (var pair in (Environment.GetEnvironmentVariable("BENCH_AKKA_ENV") ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries))
@@ -159,4 +181,5 @@ public sealed record Paths(string Root)
     public string Work => Path.Combine(Root, "bench/results/work");
     public string Results => Path.Combine(Root, "bench/results");
     public string Docs => Path.Combine(Root, "docs");
+    public string LoadDll => Path.Combine(Root, "bench/Load/bin/Release/net10.0/Akka.Sync.Bench.Load.dll");
 }

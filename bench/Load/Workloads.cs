@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net;
 using System.Text.Json;
 
 namespace Akka.Sync.Bench.Load;
@@ -13,12 +14,20 @@ public sealed record Sizes(
     int ColdStarts,
     int ClusterSocketsPerNode, int ClusterEvents, TimeSpan ClusterCap)
 {
+    /// <summary>"100k sockets": the sockets asked for (fewer when the descriptor limit does not allow them), their conversations,
+    /// how long CPU at rest is measured (one ping interval), and the sockets each client process holds.</summary>
+    public int ScaleSockets { get; init; } = 100_000;
+    public int ScaleConversations { get; init; } = 1_000;
+    public TimeSpan ScaleRestWindow { get; init; } = TimeSpan.FromSeconds(20);
+    public int ScaleSocketsPerClient { get; init; } = 10_000;
+
     public static readonly Sizes Full = new(1000, 20_000, 20, 100, TimeSpan.FromSeconds(30),
         2000, 20, 10, 30_000, 3, 10_000, 60_000, 100, 8, 3,
         200, 10_000, TimeSpan.FromSeconds(20));
     public static readonly Sizes Quick = new(100, 2_000, 20, 100, TimeSpan.FromSeconds(10),
         200, 10, 10, 5_000, 1, 1_000, 6_000, 100, 4, 1,
-        20, 1_000, TimeSpan.FromSeconds(10));
+        20, 1_000, TimeSpan.FromSeconds(10))
+    { ScaleSockets = 5_000, ScaleConversations = 100, ScaleRestWindow = TimeSpan.FromSeconds(5), ScaleSocketsPerClient = 2_500 };
 }
 
 /// <summary>The six workloads; each runs against one freshly started server and adds its figures to the results.</summary>
@@ -28,9 +37,9 @@ public sealed class Workloads(Paths paths, Sizes sizes, Results results, HttpCli
 
     private static void Log(string line) => Console.WriteLine($"  {DateTime.UtcNow:HH:mm:ss} {line}");
 
-    private async Task<Server> StartAsync(ServerKind kind, string label, IDictionary<string, string>? env = null)
+    private async Task<Server> StartAsync(ServerKind kind, string label, IDictionary<string, string>? env = null, int? port = null)
     {
-        var server = Server.Start(paths, kind, label, env);
+        var server = Server.Start(paths, kind, label, env, fixedPort: port);
         try { await server.WaitReadyAsync(http, ReadyTimeout); }
         catch { await server.DisposeAsync(); throw; }
         return server;
@@ -85,7 +94,7 @@ public sealed class Workloads(Paths paths, Sizes sizes, Results results, HttpCli
         if (!got.Complete) results.Notes.Add($"fan-out on {Server.Name(kind)}: not every socket got every event in time ({got.Frames} of {ingested * sizes.FanoutSockets}) {closed}");
     }
 
-    // ---- 8. cluster fan-out ----
+    // ---- 9. cluster fan-out ----
     /// <summary>
     /// Three Akka.Sync nodes on loopback sharing PostgreSQL, one conversation, <c>ClusterSocketsPerNode</c> sockets on each
     /// node, events ingested through the first node in batches, paced by the slowest socket as in fan-out. Run twice in
@@ -97,7 +106,7 @@ public sealed class Workloads(Paths paths, Sizes sizes, Results results, HttpCli
     /// </summary>
     public async Task ClusterFanoutAsync(string pg)
     {
-        const string W = "8. cluster fan-out";
+        const string W = "9. cluster fan-out";
         foreach (var relay in new[] { false, true })
         {
             var label = relay ? "relay on" : "relay off";
@@ -400,5 +409,111 @@ public sealed class Workloads(Paths paths, Sizes sizes, Results results, HttpCli
         times.Sort();
         results.Add(W, "start → /ready", "ms", false).Values[kind] = times[times.Count / 2];
         Log($"{Server.Name(kind)}: start → ready {string.Join(" / ", times.Select(t => t.ToString("0")))} ms");
+    }
+
+    // ---- 8. 100k sockets on one node ----
+    /// <summary>
+    /// N concurrent V1 sockets on one server over C conversations (N = <c>ScaleSockets</c>, fewer when this process'
+    /// descriptor limit, which the server inherits, cannot hold them). The server listens on several loopback addresses
+    /// (127.0.0.1…k) so ephemeral ports are not the limit; the sockets are raw minimal clients (<see cref="RawSocket"/>)
+    /// in child processes of <c>ScaleSocketsPerClient</c> each. Figures: the process at rest before any socket (RSS, CPU),
+    /// connect rate, RSS per socket, CPU at rest with protocol pings on (one ping interval), and one event posted to every
+    /// conversation: time from the first post until the last socket has it, and each socket's ingest→receive latency.
+    /// </summary>
+    public async Task ScaleAsync(ServerKind kind)
+    {
+        const string W = "8. 100k sockets";
+        var limit = DescriptorLimit();
+        // The server needs a few hundred descriptors of its own (journal, listeners, epoll, pipes).
+        var sockets = Math.Min(sizes.ScaleSockets, (int)Math.Min(int.MaxValue, limit - 1_000)) / sizes.ScaleConversations * sizes.ScaleConversations;
+        if (sockets < sizes.ScaleSockets)
+            results.Notes.Add($"100k sockets on {Server.Name(kind)}: {sockets:#,0} sockets, not {sizes.ScaleSockets:#,0}: this machine's descriptor limit " +
+                              $"(RLIMIT_NOFILE {limit:#,0}, hard; raising it needs CAP_SYS_RESOURCE) caps one process");
+        var perClient = (int)Math.Min(sizes.ScaleSocketsPerClient, limit - 200);
+        var addresses = Enumerable.Range(1, Math.Max(2, (sockets + 19_999) / 20_000)).Select(i => IPAddress.Parse($"127.0.0.{i}")).ToList();
+        var port = Server.FreePortOn(addresses);
+        var env = new Dictionary<string, string>
+        {
+            ["ASPNETCORE_URLS"] = string.Join(';', addresses.Select(a => $"http://{a}:{port}")),
+            ["Limits__MaxSocketsPerNode"] = (sockets + 1_000).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["BASELINE_PING_SECONDS"] = "20",
+        };
+        await using var server = await StartAsync(kind, "scale", env, port);
+        var api = new Api(http, server.BaseUrl);
+        // The process at rest: started, ready, nothing connected, its start-up work (cluster forming, tiered JIT) done.
+        await Task.Delay(10_000);
+        var restCpu0 = server.Cpu();
+        var restSw = Stopwatch.StartNew();
+        await Task.Delay(sizes.ScaleRestWindow / 2);
+        var restCpu = (server.Cpu() - restCpu0).TotalMilliseconds / restSw.Elapsed.TotalSeconds;
+        var restRss = server.Rss();
+        var conversations = new string[sizes.ScaleConversations];
+        using (var gate = new SemaphoreSlim(16))
+            await Task.WhenAll(Enumerable.Range(0, conversations.Length).Select(async i =>
+            {
+                await gate.WaitAsync();
+                try { conversations[i] = await api.CreateConversationAsync(); } finally { gate.Release(); }
+            }));
+        var file = Path.Combine(paths.Work, $"scale-{port}-conversations.txt");
+        await File.WriteAllLinesAsync(file, conversations);
+        await Task.Delay(1000);
+        var rss0 = server.Rss();
+        var sw = Stopwatch.StartNew();
+        var (clients, ok, failed, error) = await RawSocketClients.ConnectAsync(paths.LoadDll, addresses.Select(a => new IPEndPoint(a, port)).ToList(),
+            file, sockets, perClient, 100, TimeSpan.FromSeconds(300));
+        await using var _ = clients;
+        var connectSeconds = sw.Elapsed.TotalSeconds;
+        if (failed > 0) results.Notes.Add($"100k sockets on {Server.Name(kind)}: {failed:#,0} of {sockets:#,0} connects failed (first: {error})");
+        // Every socket subscribed: a first event in every conversation (resend_all, so a socket still subscribing gets it by replay).
+        await PostToAllAsync(api, conversations, 1);
+        var subscribed = await clients.WaitForAsync(1, TimeSpan.FromSeconds(120));
+        await Task.Delay(3000);
+        var rss1 = server.Rss();
+        var cpu0 = server.Cpu();
+        sw.Restart();
+        await Task.Delay(sizes.ScaleRestWindow);
+        var idleCpu = (server.Cpu() - cpu0).TotalMilliseconds / sw.Elapsed.TotalSeconds;
+        // One event to every socket: one post per conversation, all at once (64 in flight).
+        var t0 = Clock.NowUs();
+        await PostToAllAsync(api, conversations, 2);
+        var complete = await clients.WaitForAsync(2, TimeSpan.FromSeconds(120));
+        var (latencies, lastUs, closes) = await clients.ReportAsync();
+        var h = new HdrHistogram.LongHistogram(600_000_000, 3);
+        foreach (var l in latencies) h.RecordValue(Math.Clamp(l, 0, 599_999_999));
+        var perSocket = (rss1 - rss0) / (double)ok / 1024;
+        results.Add(W, "sockets connected", "sockets").Values[kind] = ok;
+        results.Add(W, "process at rest, no sockets: RSS", "MB", false).Values[kind] = restRss / 1e6;
+        results.Add(W, "process at rest, no sockets: CPU", "ms/s", false).Values[kind] = restCpu;
+        results.Add(W, "connects/s", "sockets/s").Values[kind] = ok / connectSeconds;
+        results.Add(W, "server RSS per socket", "KB", false).Values[kind] = perSocket;
+        results.Add(W, "server RSS with every socket open", "MB", false).Values[kind] = rss1 / 1e6;
+        results.Add(W, "server CPU at rest with every socket open, pings every 20 s", "ms/s", false).Values[kind] = idleCpu;
+        results.Add(W, "one event to every socket: time to the last", "ms", false).Values[kind] = (lastUs - t0) / 1000.0;
+        results.Add(W, "one event to every socket: latency p50", "ms", false).Values[kind] = h.GetValueAtPercentile(50) / 1000.0;
+        results.Add(W, "one event to every socket: latency p99", "ms", false).Values[kind] = h.GetValueAtPercentile(99) / 1000.0;
+        Log($"{Server.Name(kind)}: at rest {restRss / 1e6:0} MB, {restCpu:0} ms/s; {ok:#,0} sockets ({failed} failed) on {addresses.Count} addresses in {connectSeconds:0.0} s; " +
+            $"RSS {rss0 / 1e6:0} → {rss1 / 1e6:0} MB = {perSocket:0.0} KB each; at rest with pings {idleCpu:0} ms/s; broadcast: last after {(lastUs - t0) / 1000.0:0} ms, " +
+            $"p50 {h.GetValueAtPercentile(50) / 1000.0:0.0} ms p99 {h.GetValueAtPercentile(99) / 1000.0:0.0} ms{(subscribed ? "" : " NOT ALL SUBSCRIBED")}{(complete ? "" : " INCOMPLETE")}" +
+            $"{(clients.Closed > 0 ? $"; {clients.Closed} closed ({closes})" : "")}");
+        if (!complete) results.Notes.Add($"100k sockets on {Server.Name(kind)}: the broadcast did not reach every socket in 120 s ({latencies.Length} reported; {clients.Closed} closed: {closes})");
+    }
+
+    private static async Task PostToAllAsync(Api api, IReadOnlyList<string> conversations, long n)
+    {
+        using var gate = new SemaphoreSlim(64);
+        await Task.WhenAll(conversations.Select(async c =>
+        {
+            await gate.WaitAsync();
+            try { await api.IngestAsync(c, n, 1); } finally { gate.Release(); }
+        }));
+    }
+
+    /// <summary>This process' open-file limit (soft), which the servers and clients it starts inherit.</summary>
+    private static long DescriptorLimit()
+    {
+        foreach (var line in File.ReadLines("/proc/self/limits"))
+            if (line.StartsWith("Max open files", StringComparison.Ordinal))
+                return long.Parse(line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries)[0]);
+        return 1024;
     }
 }

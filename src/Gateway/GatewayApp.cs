@@ -90,6 +90,8 @@ public static partial class GatewayApp
         var log = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Akka.Sync.Gateway");
         if (settings.SessionApiKeys.Length == 0)
             LogOpenServer(log);
+        if (Transport.SocketBudget.DescriptorLimit() is { } files && files < settings.Limits.MaxSocketsPerNode + Transport.SocketBudget.OtherDescriptors)
+            LogFewDescriptors(log, files, settings.Limits.MaxSocketsPerNode, settings.Limits.MaxSocketsPerNode + Transport.SocketBudget.OtherDescriptors);
         if (settings.ForwardedHeaders.Enabled) app.UseForwardedHeaders(ForwardedHeaders(settings.ForwardedHeaders));
         app.Use(async (http, next) =>
         {
@@ -157,6 +159,9 @@ public static partial class GatewayApp
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "No session API keys are configured: every route and socket is open. Set Auth:SessionApiKeys or SESSION_API_KEY outside local use.")]
     private static partial void LogOpenServer(ILogger log);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "This process may open {Files} files, fewer than Limits:MaxSocketsPerNode ({MaxSockets}) sockets need: past it new connections fail at accept instead of closing 1013. Raise the open-file limit (ulimit -n / LimitNOFILE / the container's nofile) to at least {Needed}, or lower Limits:MaxSocketsPerNode")]
+    private static partial void LogFewDescriptors(ILogger log, long files, int maxSockets, int needed);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Akka.Sync node {Address} serving {Urls}")]
     private static partial void LogNodeStarted(ILogger log, string address, string urls);

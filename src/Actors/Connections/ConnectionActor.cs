@@ -17,8 +17,15 @@ namespace Akka.Sync.Actors.Connections;
 /// Across nodes it subscribes through its node's <see cref="ConversationRelay"/>, which it then watches and treats as
 /// the entity: the relay re-attaches when the entity moves, and answers the quiet check from what it forwarded.
 /// </summary>
-public sealed class ConnectionActor : ReceiveActor, IWithTimers
+/// <remarks>
+/// One of these lives per socket, so it is an <see cref="UntypedActor"/> whose state is a field and whose handlers are
+/// one <c>switch</c> per state, compiled once: a <see cref="ReceiveActor"/> builds its handler table per instance and
+/// again on every <c>Become</c> (two tables of ~16 delegates each, ~2.6 KB per socket; bench/NOTES.md, "100k sockets").
+/// </remarks>
+public sealed class ConnectionActor : UntypedActor, IWithTimers
 {
+    private enum Phase : byte { Subscribing, Replaying, Live }
+
     public sealed record ClientMessage(UserMessage Message);
     public sealed record ClientUserAction(Akka.Sync.Protocol.V0.V0Incoming Action, long? AckId = null);
     public sealed record ClientBadFrame(string Detail);
@@ -48,6 +55,7 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     private bool _sentFullState;
     private bool _replayCompleted;
     private readonly long _subscribedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+    private Phase _phase = Phase.Subscribing;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -60,7 +68,21 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
     /// </param>
     public static Props Props(IActorRef region, ConversationId id, Dialect dialect, ReplayFrom from, IClientSink sink,
         ConnectionSettings? settings = null, IActorRef? relays = null) =>
-        Akka.Actor.Props.Create(() => new ConnectionActor(region, id, dialect, from, sink, settings ?? ConnectionSettings.Default, relays));
+        Akka.Actor.Props.CreateBy(new Producer(region, id, dialect, from, sink, settings ?? ConnectionSettings.Default, relays));
+
+    /// <summary>
+    /// Creates the actor with a plain constructor call. <c>Props.Create(() => new …)</c> evaluates the expression's
+    /// arguments on every call, compiling a dynamic method for any that is not a plain captured value (here
+    /// <c>settings ?? …</c>): per socket, that JIT work and those dynamic methods' finalizers were ~590 µs of CPU per
+    /// connect (bench/NOTES.md, "100k sockets").
+    /// </summary>
+    private sealed class Producer(IActorRef region, ConversationId id, Dialect dialect, ReplayFrom from, IClientSink sink, ConnectionSettings settings,
+        IActorRef? relays) : IIndirectActorProducer
+    {
+        public Type ActorType => typeof(ConnectionActor);
+        public ActorBase Produce() => new ConnectionActor(region, id, dialect, from, sink, settings, relays);
+        public void Release(ActorBase actor) { }
+    }
 
     public ConnectionActor(IActorRef region, ConversationId id, Dialect dialect, ReplayFrom from, IClientSink sink, ConnectionSettings settings,
         IActorRef? relays = null)
@@ -72,7 +94,17 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         _from = from;
         _sink = sink;
         _settings = settings;
-        Subscribing();
+    }
+
+    protected override void OnReceive(object message)
+    {
+        var handled = _phase switch
+        {
+            Phase.Subscribing => Subscribing(message),
+            Phase.Replaying => Replaying(message),
+            _ => Live(message),
+        };
+        if (!handled && !ReceiveCommon(message)) Unhandled(message);
     }
 
     protected override void PreStart() => SendSubscribe();
@@ -105,14 +137,17 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     // ---- subscribing ----
 
-    private void Subscribing()
+    private bool Subscribing(object message)
     {
-        Receive<Subscribed>(OnSubscribed);
-        Receive<Refused>(r => CloseWith(r.Reason));
-        Receive<RetrySubscribe>(_ => SendSubscribe());
-        Receive<EventEnvelope>(e => Seen(e.Seq));
-        Receive<EventsPublished>(b => Seen(b.Events[^1].Seq));
-        ReceiveCommon();
+        switch (message)
+        {
+            case Subscribed s: OnSubscribed(s); return true;
+            case Refused r: CloseWith(r.Reason); return true;
+            case RetrySubscribe: SendSubscribe(); return true;
+            case EventEnvelope e: Seen(e.Seq); return true;
+            case EventsPublished b: Seen(b.Events[^1].Seq); return true;
+            default: return false;
+        }
     }
 
     /// <summary>A live event before the replay is done: the replay will read it from the log.</summary>
@@ -156,26 +191,29 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
                 _sink.ReplayCompleted();
                 SyncMetrics.ReplayDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(_subscribedAt).TotalSeconds);
             }
-            Become(Live);
+            _phase = Phase.Live;
             if (_settings.QuietResync > TimeSpan.Zero) Timers.StartPeriodicTimer("quiet", new QuietCheck(), _settings.QuietResync);
             return;
         }
-        Become(Replaying);
+        _phase = Phase.Replaying;
         RequestRange();
     }
 
     // ---- replaying ----
 
-    private void Replaying()
+    private bool Replaying(object message)
     {
-        Receive<EventRange>(OnRange);
-        // Both may find the replay already complete (a late answer delivered the rest meanwhile).
-        Receive<RetryRead>(_ => { _readFrom = 0; StartReplayOrLive(); });
-        Receive<RoomForReplay>(_ => { _awaitingRoom = false; StartReplayOrLive(); });
-        Receive<EventEnvelope>(e => Seen(e.Seq));
-        Receive<EventsPublished>(b => Seen(b.Events[^1].Seq));
-        Receive<Subscribed>(s => Seen(s.LastSeq)); // a late answer to a retried subscribe
-        ReceiveCommon();
+        switch (message)
+        {
+            case EventRange r: OnRange(r); return true;
+            // Both may find the replay already complete (a late answer delivered the rest meanwhile).
+            case RetryRead: _readFrom = 0; StartReplayOrLive(); return true;
+            case RoomForReplay: _awaitingRoom = false; StartReplayOrLive(); return true;
+            case EventEnvelope e: Seen(e.Seq); return true;
+            case EventsPublished b: Seen(b.Events[^1].Seq); return true;
+            case Subscribed s: Seen(s.LastSeq); return true; // a late answer to a retried subscribe
+            default: return false;
+        }
     }
 
     private void RequestRange()
@@ -234,26 +272,29 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
 
     // ---- live ----
 
-    private void Live()
+    private bool Live(object message)
     {
-        Receive<EventEnvelope>(e => { if (!RepairGapBefore(e, e.Seq)) Deliver(e, replay: false); });
-        Receive<EventsPublished>(batch =>
+        switch (message)
         {
-            foreach (var e in batch.Events)
-                if (RepairGapBefore(e, batch.Events[^1].Seq) || !Deliver(e, replay: false)) return;
-        });
-        Receive<Subscribed>(s =>
-        {
-            // The answer to a quiet check (or a late one): anything published that never arrived is read from the log.
-            if (s.LastSeq <= _lastDelivered) return;
-            _log.Warning("Conversation {0}: seqs {1}..{2} were published but never arrived; reading them from the log", _id, _lastDelivered + 1, s.LastSeq);
-            Seen(s.LastSeq);
-            Timers.Cancel("quiet");
-            StartReplayOrLive();
-        });
-        Receive<QuietCheck>(_ => CheckQuiet());
-        Receive<Refused>(r => CloseWith(r.Reason));
-        ReceiveCommon();
+            case EventEnvelope e:
+                if (!RepairGapBefore(e, e.Seq)) Deliver(e, replay: false);
+                return true;
+            case EventsPublished batch:
+                foreach (var e in batch.Events)
+                    if (RepairGapBefore(e, batch.Events[^1].Seq) || !Deliver(e, replay: false)) break;
+                return true;
+            case Subscribed s:
+                // The answer to a quiet check (or a late one): anything published that never arrived is read from the log.
+                if (s.LastSeq <= _lastDelivered) return true;
+                _log.Warning("Conversation {0}: seqs {1}..{2} were published but never arrived; reading them from the log", _id, _lastDelivered + 1, s.LastSeq);
+                Seen(s.LastSeq);
+                Timers.Cancel("quiet");
+                StartReplayOrLive();
+                return true;
+            case QuietCheck: CheckQuiet(); return true;
+            case Refused r: CloseWith(r.Reason); return true;
+            default: return false;
+        }
     }
 
     /// <summary>
@@ -280,27 +321,31 @@ public sealed class ConnectionActor : ReceiveActor, IWithTimers
         _entity.Tell(new Subscribe(_id, Self, ReplayFrom.Seq(_lastDelivered), _dialect));
     }
 
-    private void ReceiveCommon()
+    /// <summary>What every phase handles the same way (after the phase's own handlers).</summary>
+    private bool ReceiveCommon(object message)
     {
-        Receive<EntityTerminated>(_ =>
+        switch (message)
         {
-            // The entity passivated, moved or its node died: resubscribe from what the socket has. Not while this node
-            // stops: the socket is about to be closed (1012) and its client resumes on another node.
-            _entity = null;
-            _from = ReplayFrom.Seq(_lastDelivered);
-            Become(Subscribing);
-            if (CoordinatedShutdown.Get(Context.System).ShutdownReason is null) SendSubscribe();
-        });
-        Receive<Ended>(e => CloseWith(e.Reason));
-        Receive<ClientMessage>(m => SendCommand(new ConversationCommands.SendMessage(_id, m.Message), null));
-        Receive<ClientUserAction>(a => SendCommand(new ConversationCommands.SubmitUserAction(_id, a.Action), a.AckId));
-        Receive<MessageOutcome>(OnOutcome);
-        Receive<ClientBadFrame>(b => _sink.WriteError("bad_frame", b.Detail));
-        // Left over from a replay that ended or was interrupted by a resubscription, or from leaving Live.
-        Receive<EventRange>(_ => { });
-        Receive<RetryRead>(_ => _readFrom = 0);
-        Receive<RoomForReplay>(_ => _awaitingRoom = false);
-        Receive<QuietCheck>(_ => { });
+            case EntityTerminated:
+                // The entity passivated, moved or its node died: resubscribe from what the socket has. Not while this node
+                // stops: the socket is about to be closed (1012) and its client resumes on another node.
+                _entity = null;
+                _from = ReplayFrom.Seq(_lastDelivered);
+                _phase = Phase.Subscribing;
+                if (CoordinatedShutdown.Get(Context.System).ShutdownReason is null) SendSubscribe();
+                return true;
+            case Ended e: CloseWith(e.Reason); return true;
+            case ClientMessage m: SendCommand(new ConversationCommands.SendMessage(_id, m.Message), null); return true;
+            case ClientUserAction a: SendCommand(new ConversationCommands.SubmitUserAction(_id, a.Action), a.AckId); return true;
+            case MessageOutcome o: OnOutcome(o); return true;
+            case ClientBadFrame b: _sink.WriteError("bad_frame", b.Detail); return true;
+            // Left over from a replay that ended or was interrupted by a resubscription, or from leaving Live.
+            case EventRange: return true;
+            case RetryRead: _readFrom = 0; return true;
+            case RoomForReplay: _awaitingRoom = false; return true;
+            case QuietCheck: return true;
+            default: return false;
+        }
     }
 
     /// <summary>

@@ -148,6 +148,7 @@ public static class AkkaSyncHosting
         if (options.Upstream is { } upstream) builder.AddUpstreamKeeper(upstream.Settings);
         if (cluster.ToHocon() is { Length: > 0 } tuning)
             builder.AddHocon(ConfigurationFactory.ParseString(tuning), HoconAddMode.Prepend);
+        builder.AddHocon(ConfigurationFactory.ParseString(Connections.ConnectionMailbox.Hocon), HoconAddMode.Append);
 
         switch (cluster.Discovery)
         {

@@ -110,7 +110,7 @@ public abstract class SocketSession : IClientSink
     /// <summary>Starts the connection actor that subscribes this session to its conversation.</summary>
     protected void Connect(ConversationId id, ReplayFrom from) =>
         Connection = Services.System.ActorOf(ConnectionActor.Props(Services.Region, id, Codec.Dialect, from, this,
-            Services.Settings.Akka.Connection, Services.Relays));
+            Services.Settings.Akka.Connection, Services.Relays).WithMailbox(ConnectionMailbox.ConfigPath));
 
     // ---- IClientSink: what the connection actor writes, encoded by the codec ----
 

@@ -54,10 +54,11 @@ public sealed class MessageReader(WebSocket socket, int maxBytes)
         {
             while (true)
             {
-                var result = await socket.ReceiveAsync(_buffer, CancellationToken.None);
+                // The Memory overload: a ValueTask, no Task and task source held per idle socket.
+                var result = await socket.ReceiveAsync(_buffer.AsMemory(), CancellationToken.None);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
-                    ClientCloseCode = result.CloseStatus is { } code ? (int)code : null;
+                    ClientCloseCode = socket.CloseStatus is { } code ? (int)code : null;
                     return new InboundMessage(MessageKind.Closed, []);
                 }
                 if ((message?.WrittenCount ?? 0) + result.Count > maxBytes) return new InboundMessage(MessageKind.TooBig, []);

@@ -69,5 +69,30 @@ public sealed class SocketBudget(GatewaySettings settings) : IDisposable
 
     public const string FullReason = "too many sockets on this node";
 
+    /// <summary>Descriptors a node needs besides its sockets (journal, listeners, remoting, epoll, pipes), with margin.</summary>
+    public const int OtherDescriptors = 1_000;
+
+    /// <summary>
+    /// This process' open-file limit (soft) from <c>/proc/self/limits</c>; null where there is none to read. Every socket
+    /// is a descriptor: past the limit Kestrel fails to accept (the client sees a reset), before
+    /// <c>Limits:MaxSocketsPerNode</c> can answer 1013.
+    /// </summary>
+    public static long? DescriptorLimit(string? limitsText = null)
+    {
+        try
+        {
+            limitsText ??= File.ReadAllText("/proc/self/limits");
+        }
+        catch (IOException) { return null; }
+        catch (UnauthorizedAccessException) { return null; }
+        foreach (var line in limitsText.Split('\n'))
+        {
+            if (!line.StartsWith("Max open files", StringComparison.Ordinal)) continue;
+            var soft = line["Max open files".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+            return soft == "unlimited" ? long.MaxValue : long.TryParse(soft, out var n) ? n : null;
+        }
+        return null;
+    }
+
     public void Dispose() => _deadlines.Dispose();
 }

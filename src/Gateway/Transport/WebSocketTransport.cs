@@ -1,5 +1,4 @@
 using System.Net.WebSockets;
-using System.Threading.Channels;
 using Akka.Sync.Actors.Observability;
 using Akka.Sync.Gateway.Settings;
 using Akka.Sync.Protocol;
@@ -19,7 +18,7 @@ public sealed class WebSocketTransport
 
     private readonly WebSocket _socket;
     private readonly LimitSettings _limits;
-    private readonly Channel<Outbound> _queue = Channel.CreateUnbounded<Outbound>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly SendQueue<Outbound> _queue = new();
     private readonly CancellationTokenSource _abort = new();
     private readonly object _gate = new();
     private TaskCompletionSource? _roomWaiter;
@@ -55,9 +54,8 @@ public sealed class WebSocketTransport
 
     private async Task PumpAsync()
     {
-        var reader = _queue.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
-            while (reader.TryRead(out var item))
+        while (await _queue.WaitToReadAsync().ConfigureAwait(false))
+            while (_queue.TryRead(out var item))
                 await SendAsync(item).ConfigureAwait(false);
     }
 
@@ -87,7 +85,7 @@ public sealed class WebSocketTransport
             return false;
         }
         _refused = false;
-        _queue.Writer.TryWrite(new Outbound(frame, 0, null));
+        _queue.TryWrite(new Outbound(frame, 0, null));
         return true;
     }
 
@@ -157,7 +155,7 @@ public sealed class WebSocketTransport
         ClosedWith = (code, reason);
         // A slow consumer gets its close frame next, not after the backlog it cannot read.
         if (code == CloseCodes.TryAgainLater) _dropQueued = true;
-        _queue.Writer.TryWrite(new Outbound(null, code, reason));
+        _queue.TryWrite(new Outbound(null, code, reason));
         _abort.CancelAfter(_limits.CloseTimeout);
         ReleaseRoomWaiter();
     }
@@ -167,7 +165,7 @@ public sealed class WebSocketTransport
     {
         Interlocked.Exchange(ref _closing, 1);
         _dropQueued = true;
-        _queue.Writer.TryComplete();
+        _queue.Complete();
         ReleaseRoomWaiter();
     }
 
@@ -191,7 +189,7 @@ public sealed class WebSocketTransport
             }
             else
             {
-                _queue.Writer.TryComplete();
+                _queue.Complete();
                 if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
                 {
                     Volatile.Write(ref _sendStarted, System.Diagnostics.Stopwatch.GetTimestamp());
@@ -209,7 +207,7 @@ public sealed class WebSocketTransport
         {
             // The socket is gone or was aborted for not draining: nothing more can be sent.
             _dropQueued = true;
-            _queue.Writer.TryComplete();
+            _queue.Complete();
             if (_socket.State != WebSocketState.Closed) _socket.Abort();
         }
     }
