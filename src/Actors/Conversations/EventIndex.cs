@@ -39,8 +39,10 @@ public sealed class EventIndex
     // Ids that are neither a lowercase dashed UUID nor their seq's decimal (legacy or hand-made data), both ways.
     private readonly Dictionary<long, string> _otherIdBySeq = [];
     private readonly Dictionary<string, long> _seqByOtherId = new(StringComparer.Ordinal);
-    // (first seq, journal sequence number − seq from that seq on), ascending.
-    private readonly List<(long Seq, long Offset)> _journalOffsets = [];
+    // Where each entry sits in the journal, as the few points where that changes, ascending by seq: from Seq on, entries
+    // are one journal row each from Journal on (Shared false), or all in the one row Journal (Shared true: a write of
+    // several events persisted as one EventBatch row).
+    private readonly List<JournalRun> _journalRuns = [];
     private int[] _slots = new int[16]; // position + 1 of each UUID id; 0 = empty
     private int _uuids;
     private int _count;
@@ -100,8 +102,7 @@ public sealed class EventIndex
         _ticks[chunk][slot] = ticks;
         _kinds[chunk][slot] = kindCode;
         _sources[chunk][slot] = sourceCode;
-        var offset = journalSeqNr - seq;
-        if (_journalOffsets.Count == 0 || _journalOffsets[^1].Offset != offset) _journalOffsets.Add((seq, offset));
+        AddJournalPosition(seq, journalSeqNr);
         _count++;
         if (uuid != Guid.Empty) InsertUuid(uuid, _count - 1);
     }
@@ -135,13 +136,42 @@ public sealed class EventIndex
     public long JournalSeqNrOf(long seq)
     {
         Check(seq);
-        int lo = 0, hi = _journalOffsets.Count - 1; // the last change point at or before seq
+        int lo = 0, hi = _journalRuns.Count - 1; // the last change point at or before seq
         while (lo < hi)
         {
             var mid = (lo + hi + 1) / 2;
-            if (_journalOffsets[mid].Seq <= seq) lo = mid; else hi = mid - 1;
+            if (_journalRuns[mid].Seq <= seq) lo = mid; else hi = mid - 1;
         }
-        return seq + _journalOffsets[lo].Offset;
+        return _journalRuns[lo].JournalOf(seq);
+    }
+
+    /// <summary>One change point of the journal positions: see <see cref="_journalRuns"/>.</summary>
+    private readonly record struct JournalRun(long Seq, long Journal, bool Shared)
+    {
+        public long JournalOf(long seq) => Shared ? Journal : Journal + (seq - Seq);
+    }
+
+    /// <summary>
+    /// Records that entry <paramref name="seq"/> (the next one) is in journal row <paramref name="journalSeqNr"/>: one
+    /// point per run of one-row-per-event entries, and one per row that holds several (a batch row).
+    /// </summary>
+    private void AddJournalPosition(long seq, long journalSeqNr)
+    {
+        if (_journalRuns.Count == 0)
+        {
+            _journalRuns.Add(new JournalRun(seq, journalSeqNr, false));
+            return;
+        }
+        var last = _journalRuns[^1];
+        var previous = last.JournalOf(seq - 1);
+        if (last.Shared ? journalSeqNr == last.Journal : journalSeqNr == previous + 1) return; // the run goes on
+        if (journalSeqNr == previous) // the same row as the entry before: a batch row, which starts at seq − 1
+        {
+            if (last.Seq == seq - 1) _journalRuns[^1] = new JournalRun(seq - 1, journalSeqNr, true);
+            else _journalRuns.Add(new JournalRun(seq - 1, journalSeqNr, true));
+            return;
+        }
+        _journalRuns.Add(new JournalRun(seq, journalSeqNr, false));
     }
 
     public string IdAt(long seq)
@@ -226,7 +256,7 @@ public sealed class EventIndex
 
     /// <summary>Bytes held by the columns and tables, as allocated (for the benchmark's memory per event).</summary>
     public long ApproximateBytes =>
-        (long)_ids.Count * ChunkSize * (16 + 8 + 4 + 1) + _slots.Length * 4L + _journalOffsets.Capacity * 16L
+        (long)_ids.Count * ChunkSize * (16 + 8 + 4 + 1) + _slots.Length * 4L + _journalRuns.Capacity * 24L
         + (_otherIdBySeq.Count + _seqByOtherId.Count) * 96L;
 
     // ---- filters ----

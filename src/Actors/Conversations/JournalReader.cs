@@ -84,7 +84,12 @@ public static class JournalReader
         var journal = PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier);
         var bytes = 0L;
         return journal.CurrentEventsByPersistenceId(persistenceId, fromSeqNr, toSeqNr)
-            .Where(e => e.Event is EventEnvelope)
+            .SelectMany(e => e.Event switch
+            {
+                EventEnvelope => [e],
+                EventBatch b => b.Events.Select(x => new Akka.Persistence.Query.EventEnvelope(e.Offset, e.PersistenceId, e.SequenceNr, x, e.Timestamp, e.Tags)),
+                _ => Enumerable.Empty<Akka.Persistence.Query.EventEnvelope>(),
+            })
             .TakeWhile(e => (bytes += ((EventEnvelope)e.Event).Json.Length) - ((EventEnvelope)e.Event).Json.Length < maxBytes)
             .Select(select)
             .RunWith(Sink.Seq<T>(), system.Materializer())
@@ -153,9 +158,22 @@ public static class JournalReader
                 var bytes = (byte[])reader.GetValue(1);
                 var identifier = reader.IsDBNull(2) ? 0 : Convert.ToInt32(reader.GetValue(2));
                 var manifest = reader.IsDBNull(3) ? "" : reader.GetString(3);
-                if (_serialization.Deserialize(bytes, identifier, manifest) is not EventEnvelope e) continue;
-                events.Add(select(reader.GetInt64(0), e));
-                total += e.Json.Length;
+                var sequenceNr = reader.GetInt64(0);
+                switch (_serialization.Deserialize(bytes, identifier, manifest))
+                {
+                    case EventEnvelope e:
+                        events.Add(select(sequenceNr, e));
+                        total += e.Json.Length;
+                        break;
+                    case EventBatch batch: // a write's entries in one row: each is its own event here
+                        foreach (var e in batch.Events)
+                        {
+                            if (total >= maxBytes) break;
+                            events.Add(select(sequenceNr, e));
+                            total += e.Json.Length;
+                        }
+                        break;
+                }
             }
             return events.ToArray();
         }

@@ -121,6 +121,50 @@ public sealed class EventIndexTests
     }
 
     [Fact]
+    public void Entries_that_share_a_journal_row_map_to_it_with_one_point_per_row()
+    {
+        // Rows of one event, batch rows of several (a write's EventBatch), and conversation events between them.
+        long[] journal = [2, 3, 3, 3, 4, 5, 5, 7, 8, 8, 8, 8, 9, 10, 12, 12];
+        var index = new EventIndex();
+        for (var i = 0; i < journal.Length; i++) index.Add(new IndexEntry(i + 1, journal[i], Guid.NewGuid().ToString("D"), "K", "agent", i));
+        Assert.Equal(journal, Enumerable.Range(1, journal.Length).Select(s => index.JournalSeqNrOf(s)));
+
+        // A long log in batches of 1,000 costs one point per batch, not one per event.
+        var big = new EventIndex();
+        for (var seq = 1L; seq <= 100_000; seq++) big.Add(seq, 2 + (seq - 1) / 1000, Guid.Empty, "K", "agent", seq);
+        Assert.Equal(2, big.JournalSeqNrOf(1000));
+        Assert.Equal(3, big.JournalSeqNrOf(1001));
+        Assert.Equal(101, big.JournalSeqNrOf(100_000));
+        var rowPerEvent = new EventIndex(); // one point in all
+        for (var seq = 1L; seq <= 100_000; seq++) rowPerEvent.Add(seq, seq + 1, Guid.Empty, "K", "agent", seq);
+        Assert.InRange(big.ApproximateBytes - rowPerEvent.ApproximateBytes, 0, 2 * 100 * 24);
+
+        // Segments carry them exactly, also when a segment ends inside a batch row.
+        var copy = new EventIndex();
+        Assert.True(IndexSegment.Encode(index, 1, 3).AppendTo(copy, long.MaxValue));
+        Assert.True(IndexSegment.Encode(index, 4, 10).AppendTo(copy, long.MaxValue));
+        Assert.True(IndexSegment.Encode(index, 11, 16).AppendTo(copy, long.MaxValue));
+        Assert.Equal(journal, Enumerable.Range(1, journal.Length).Select(s => copy.JournalSeqNrOf(s)));
+    }
+
+    [Fact]
+    public void A_version_1_segment_is_still_read()
+    {
+        // Version 1 (before batch rows) stored each journal distance minus one: entries at journal rows 2 and 4.
+        byte[] v1 =
+        [
+            1, 1, 2, 2, 10, // version, first seq, count, first journal sequence number, first ticks
+            2, 1, (byte)'K', 5, (byte)'a', (byte)'g', (byte)'e', (byte)'n', (byte)'t', // names
+            1, 0, 1, 0, 0, // seq's decimal id, kind, source, ticks +0, journal +0+1
+            1, 0, 1, 10, 1, // seq's decimal id, kind, source, ticks +5, journal +1+1
+        ];
+        var index = new EventIndex();
+        Assert.True(new IndexSegment(v1).AppendTo(index, long.MaxValue));
+        Assert.Equal(new IndexEntry(1, 2, "1", "K", "agent", 10), index.At(1));
+        Assert.Equal(new IndexEntry(2, 4, "2", "K", "agent", 15), index.At(2));
+    }
+
+    [Fact]
     public void Segments_carry_every_entry_exactly_and_join_up_to_the_index_they_came_from()
     {
         var source = new EventIndex();
