@@ -148,6 +148,31 @@ public sealed class EventIndexTests
     }
 
     [Fact]
+    public void A_short_log_holds_a_small_first_chunk_that_grows_to_full_chunks()
+    {
+        var index = new EventIndex();
+        index.Add(new IndexEntry(1, 2, Guid.NewGuid().ToString("D"), "K", "agent", 1));
+        Assert.InRange(index.ApproximateBytes, 1, 8 * 1024); // not a 16,384-entry chunk (~475 KB) for one event
+        var entries = new List<IndexEntry> { index.At(1) };
+        for (var seq = 2; seq <= 40_000; seq++)
+        {
+            var e = new IndexEntry(seq, seq + 1, Guid.NewGuid().ToString("D"), seq % 2 == 0 ? "A" : "B", "agent", seq);
+            index.Add(e);
+            entries.Add(e);
+        }
+        foreach (var seq in new[] { 1, 63, 64, 65, 127, 128, 5000, 16_383, 16_384, 16_385, 32_768, 40_000 })
+        {
+            Assert.Equal(entries[seq - 1], index.At(seq));
+            Assert.Equal(seq, index.SeqOf(entries[seq - 1].Id));
+        }
+        var reserved = new EventIndex();
+        reserved.Reserve(40_000);
+        foreach (var e in entries) reserved.Add(e);
+        Assert.Equal(entries[^1], reserved.At(40_000));
+        Assert.Equal(entries[99], reserved.At(100));
+    }
+
+    [Fact]
     public void A_version_1_segment_is_still_read()
     {
         // Version 1 (before batch rows) stored each journal distance minus one: entries at journal rows 2 and 4.
