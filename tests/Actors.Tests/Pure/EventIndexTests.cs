@@ -254,6 +254,19 @@ public sealed class EventTailTests
     }
 
     [Fact]
+    public void Grows_up_to_its_capacity_keeping_every_event_it_holds()
+    {
+        var tail = new EventTail(100);
+        for (var i = 7; i <= 300; i++)
+        {
+            tail.Add(E(i));
+            var first = Math.Max(7, i - 99);
+            Assert.Equal(first, tail.FirstSeq);
+            Assert.Equal(Enumerable.Range(first, i - first + 1).Select(s => (long)s), tail.Range(first, i, 1000).Select(e => e.Seq));
+        }
+    }
+
+    [Fact]
     public void A_zero_capacity_tail_holds_nothing()
     {
         var tail = new EventTail(0);
