@@ -76,5 +76,10 @@ public sealed class JournalReaderTests(ITestOutputHelper output) : SqliteActorTe
         var bounded = await JournalReader.Read(Sys, pid, 2, 3, maxBytes: 1);
         Assert.Equal([1L], bounded.Select(e => e.Seq)); // the byte bound holds inside a row too
         Assert.Equal(new long[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 }, (await JournalReader.ReadByQuery(Sys, pid, 0, long.MaxValue)).Select(e => e.Seq));
+        // Only the entries asked for are built from a batch row, and the byte bound counts only those.
+        var some = await JournalReader.ReadAt(Sys, pid, [2, 3], wanted: s => s is 3 or 7 or 11);
+        Assert.Equal([3L, 7L, 11L], some.Select(e => e.Seq));
+        Assert.Equal(all.Where(p => p.Event.Seq == 7).Select(p => Convert.ToBase64String(p.Event.Json)), some.Where(e => e.Seq == 7).Select(e => Convert.ToBase64String(e.Json)));
+        Assert.Equal([9L, 10L], (await JournalReader.Read(Sys, pid, 2, 2, wanted: s => s >= 9)).Select(e => e.Seq));
     }
 }

@@ -19,6 +19,8 @@ namespace Akka.Sync.Actors.Serialization;
 public sealed class SyncSerializer : SerializerWithStringManifest
 {
     public const int SerializerId = 4711;
+    /// <summary>The manifest of an <see cref="EventBatch"/> (a journal row of several log entries).</summary>
+    public const string BatchManifest = "evs";
     private const byte EnvelopeVersion = 1;
 
     private static readonly Dictionary<string, Type> TypesByManifest = BuildManifests();
@@ -39,7 +41,7 @@ public sealed class SyncSerializer : SerializerWithStringManifest
     private static Dictionary<string, Type> BuildManifests() => new()
     {
         ["ev"] = typeof(EventEnvelope),
-        ["evs"] = typeof(EventBatch),
+        [BatchManifest] = typeof(EventBatch),
         ["created"] = typeof(ConversationEvents.Created),
         ["title"] = typeof(ConversationEvents.TitleChanged),
         ["key"] = typeof(ConversationEvents.KeyIssued),
@@ -159,15 +161,27 @@ public sealed class SyncSerializer : SerializerWithStringManifest
         return bytes;
     }
 
-    private static EventBatch ReadBatch(byte[] bytes)
+    private static EventBatch ReadBatch(byte[] bytes) => ReadBatch(bytes, null);
+
+    /// <summary>A batch row's entries, only those whose seq is <paramref name="wanted"/> (all when null); the others are skipped undecoded.</summary>
+    internal static EventBatch ReadBatch(byte[] bytes, Func<long, bool>? wanted)
     {
         var r = new SpanReader(bytes);
         var version = r.Byte();
         if (version != EnvelopeVersion) throw new SerializationException($"Unknown event batch version {version}");
         var conversation = new ConversationId(r.Guid());
-        var events = new EventEnvelope[r.Int32()];
-        for (var i = 0; i < events.Length; i++) events[i] = r.Entry(conversation);
-        return new EventBatch(events);
+        var count = r.Int32();
+        if (count < 0 || count > bytes.Length) throw new SerializationException("bad event batch count");
+        if (wanted is null)
+        {
+            var all = new EventEnvelope[count];
+            for (var i = 0; i < count; i++) all[i] = r.Entry(conversation);
+            return new EventBatch(all);
+        }
+        var kept = new List<EventEnvelope>();
+        for (var i = 0; i < count; i++)
+            if (r.EntryIf(conversation, wanted) is { } e) kept.Add(e);
+        return new EventBatch(kept.ToArray());
     }
 
     private static int EntrySize(EventEnvelope e) =>
@@ -271,6 +285,38 @@ public sealed class SyncSerializer : SerializerWithStringManifest
             var s = Encoding.UTF8.GetString(_span.Slice(_at, n));
             _at += n;
             return s;
+        }
+
+        /// <summary>The next entry when its seq is wanted; otherwise skips it and returns null.</summary>
+        public EventEnvelope? EntryIf(ConversationId conversation, Func<long, bool> wanted)
+        {
+            var seq = BinaryPrimitives.ReadInt64LittleEndian(_span[_at..]);
+            if (wanted(seq)) return Entry(conversation);
+            _at += 8;
+            for (var i = 0; i < 3; i++) // id, kind, source
+            {
+                var n = StringLength(); // (advances past the length prefix first)
+                _at += n;
+            }
+            _at += 8;
+            var length = Int32();
+            if (length < 0 || length > _span.Length - _at) throw new SerializationException("bad event length");
+            _at += length;
+            return null;
+        }
+
+        private int StringLength()
+        {
+            var n = 0;
+            for (var shift = 0; ; shift += 7)
+            {
+                if (shift > 28) throw new SerializationException("bad string length");
+                var b = _span[_at++];
+                n |= (b & 0x7F) << shift;
+                if (b < 0x80) break;
+            }
+            if (n < 0 || n > _span.Length - _at) throw new SerializationException("bad string length");
+            return n;
         }
 
         public EventEnvelope Entry(ConversationId conversation)
