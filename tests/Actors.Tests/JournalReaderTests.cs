@@ -82,4 +82,20 @@ public sealed class JournalReaderTests(ITestOutputHelper output) : SqliteActorTe
         Assert.Equal(all.Where(p => p.Event.Seq == 7).Select(p => Convert.ToBase64String(p.Event.Json)), some.Where(e => e.Seq == 7).Select(e => Convert.ToBase64String(e.Json)));
         Assert.Equal([9L, 10L], (await JournalReader.Read(Sys, pid, 2, 2, wanted: s => s >= 9)).Select(e => e.Seq));
     }
+
+    [Fact]
+    public async Task A_write_of_more_than_a_row_holds_is_several_rows_of_one_atomic_write()
+    {
+        var region = Region(Settings(tail: 5));
+        var id = CreateConversation(region);
+        region.Tell(new AppendEvents(id, Enumerable.Range(0, 250).Select(i => Event(body: $$"""{"n":{{i}}}""")).ToArray()));
+        var items = ExpectMsg<AppendResult>(Wait).Items;
+        Assert.Equal(Enumerable.Range(1, 250).Select(i => (long)i), items.Select(i => i.Seq));
+
+        var all = await JournalReader.ReadPositioned(Sys, ConversationActor.PersistenceIdOf(id), 0, long.MaxValue);
+
+        Assert.Equal(Enumerable.Range(1, 250).Select(i => (long)i), all.Select(p => p.Event.Seq));
+        Assert.Equal([2L, 3L, 4L], all.Select(p => p.SequenceNr).Distinct());
+        Assert.Equal([100, 100, 50], all.GroupBy(p => p.SequenceNr).Select(g => g.Count()));
+    }
 }

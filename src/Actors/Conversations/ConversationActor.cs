@@ -219,8 +219,10 @@ public sealed class ConversationActor : ReceivePersistentActor
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         // Several log entries go to the journal as one row (EventBatch): one row, one insert and one journal sequence
         // number per write instead of per event. A conversation's own events (created, title…) stay rows of their own.
+        // A write of more than EventBatch.MaxEntries is several such rows in the same atomic write: a read of one event
+        // decodes at most one row's worth (a search page of rare events reads one row per event it returns).
         if (events.Count > 1 && AllLogEntries(events) is { } batch)
-            PersistAsync(new EventBatch(batch), b => { foreach (var e in b.Events) ApplyDurable(e); });
+            PersistAllAsync(EventBatch.Rows(batch), b => { foreach (var e in b.Events) ApplyDurable(e); });
         else if (events.Count > 0) PersistAllAsync(events, ApplyDurable);
         DeferAsync(reply, r =>
         {

@@ -9,4 +9,23 @@ namespace Akka.Sync.Actors.Conversations;
 /// out one by one (<see cref="JournalReader"/>). Rows of single <see cref="EventEnvelope"/>s, as every write stored
 /// before, are read as they were.
 /// </summary>
-public sealed record EventBatch(EventEnvelope[] Events) : ISyncMessage;
+public sealed record EventBatch(EventEnvelope[] Events) : ISyncMessage
+{
+    /// <summary>
+    /// The most entries one row holds. Rows of 100 keep nearly all of the per-row saving at ingest (measured: server
+    /// CPU per event at batches of 100 and 1,000 alike) and bound what a read of one event decodes to 100 entries.
+    /// </summary>
+    public const int MaxEntries = 100;
+
+    /// <summary>A write's entries as rows of at most <see cref="MaxEntries"/>, in order.</summary>
+    public static IEnumerable<EventBatch> Rows(EventEnvelope[] entries)
+    {
+        if (entries.Length <= MaxEntries)
+        {
+            yield return new EventBatch(entries);
+            yield break;
+        }
+        for (var i = 0; i < entries.Length; i += MaxEntries)
+            yield return new EventBatch(entries[i..Math.Min(entries.Length, i + MaxEntries)]);
+    }
+}
