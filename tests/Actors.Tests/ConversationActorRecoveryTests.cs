@@ -115,8 +115,9 @@ public sealed class ConversationActorRecoveryTests(ITestOutputHelper output) : S
     [Fact]
     public void State_that_only_a_snapshot_holds_survives_a_restart()
     {
-        // Created + 4 events = 5 journal entries = one snapshot covering everything: recovery replays no event.
-        var region = Region(Settings(tail: 2, snapshotEvery: 5));
+        // Created + a batch of 4 events (one journal row): 4 log entries = one snapshot covering everything, so
+        // recovery replays no event.
+        var region = Region(Settings(tail: 2, snapshotEvery: 4));
         var id = CreateConversation(region);
         var items = Append(region, id,
             Event("ActionEvent", body: """{"tool_name":"bash","tool_call_id":"c1"}"""),

@@ -78,10 +78,11 @@ public sealed class LongConversationTests(ITestOutputHelper output) : SqliteActo
 
         // No pending actions: the state snapshot then holds what any conversation's does (status, title, keys); with
         // unanswered ActionEvents it holds up to MaxPending of them too, a bound that does not depend on the log either.
+        // Batches of 100 are one journal row each: the state snapshot after 2,000 events is at row 21 (Created + 20).
         Ingest(region, id, 2000, actions: false);
-        var early = AwaitSnapshots(id, stateAtLeast: 2001, segmentsAtLeast: 2000);
+        var early = AwaitSnapshots(id, stateAtLeast: 21, segmentsAtLeast: 2000);
         Ingest(region, id, 4000, actions: false);
-        var late = AwaitSnapshots(id, stateAtLeast: 6001, segmentsAtLeast: 5000);
+        var late = AwaitSnapshots(id, stateAtLeast: 61, segmentsAtLeast: 5000);
 
         // A snapshot round writes one state snapshot and one segment of the entries since the last one: per 1,000
         // events, the same bytes after 6,000 events as after 2,000 (the whole-index snapshot grew 3× here).
@@ -165,12 +166,12 @@ public sealed class LongConversationTests(ITestOutputHelper output) : SqliteActo
     }
 
     /// <summary>A long-ish log with conversation events (title changes) between its entries, so journal and event seqs differ.</summary>
-    private string[] LongLog(IActorRef region, ConversationId id, int events)
+    private string[] LongLog(IActorRef region, ConversationId id, int events, int batch = 40)
     {
         var ids = new List<string>();
         for (var n = 0; n < events; n += 40)
         {
-            ids.AddRange(Ingest(region, id, Math.Min(40, events - n), batch: 40));
+            ids.AddRange(Ingest(region, id, Math.Min(40, events - n), batch: batch));
             region.Tell(new SetTitle(id, $"t{n}"));
             Assert.Equal(ResultCode.Ok, ExpectMsg<CommandResult>(Wait).Code);
         }
@@ -246,7 +247,7 @@ public sealed class LongConversationTests(ITestOutputHelper output) : SqliteActo
         // Written with snapshots off, so no save of this version is in flight when the data is rewritten below.
         var writer = Region(Settings(tail: 20, snapshotEvery: 1_000_000));
         var id = CreateConversation(writer);
-        var ids = LongLog(writer, id, 230);
+        var ids = LongLog(writer, id, 230, batch: 1); // one journal row per event, as every write was then
         var since = TicksOf(writer, id, 100);
         var before = Answers(writer, id, ids, since);
         RestartEntity(writer, id);

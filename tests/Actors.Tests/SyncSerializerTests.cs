@@ -1,3 +1,4 @@
+using System.Text;
 using System.Collections.Immutable;
 using System.Runtime.Serialization;
 using Akka.Actor;
@@ -33,6 +34,7 @@ public sealed class SyncSerializerTests(ITestOutputHelper output) : Akka.TestKit
         var samples = new object[]
         {
             Envelope,
+            new EventBatch([Envelope, Envelope with { Seq = 8, Id = "8", Kind = "K", Json = "{}"u8.ToArray() }]),
             new ConversationEvents.Created(Id, Dialect.V1, "t", 5, Hash),
             new ConversationEvents.TitleChanged("t", 5),
             new ConversationEvents.KeyIssued(Hash),
@@ -132,6 +134,45 @@ public sealed class SyncSerializerTests(ITestOutputHelper output) : Akka.TestKit
         var back = (EventEnvelope)serializer.FromBinary(serializer.ToBinary(Envelope), serializer.Manifest(Envelope));
         Assert.Equal(Envelope.Json, back.Json);
         Assert.Equal(Envelope with { Json = back.Json }, back);
+    }
+
+    [Fact]
+    public void Envelopes_are_written_as_the_binary_writer_layout_stored_rows_have()
+    {
+        // What the journal holds from before the exact-size writer: the same bytes, so old rows decode and new rows are
+        // readable by nodes that still run the BinaryWriter version.
+        using var ms = new MemoryStream();
+        using (var w = new BinaryWriter(ms, Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write((byte)1);
+            w.Write(Envelope.ConversationId.Value.ToByteArray());
+            w.Write(Envelope.Seq);
+            w.Write(Envelope.Id);
+            w.Write(Envelope.Kind);
+            w.Write(Envelope.Source);
+            w.Write(Envelope.TimestampTicks);
+            w.Write(Envelope.Json.Length);
+            w.Write(Envelope.Json);
+        }
+        var serializer = (SyncSerializer)Sys.Serialization.FindSerializerFor(Envelope);
+        Assert.Equal(ms.ToArray(), serializer.ToBinary(Envelope));
+        var back = (EventEnvelope)serializer.FromBinary(ms.ToArray(), "ev");
+        Assert.Equal(Envelope with { Json = back.Json }, back);
+    }
+
+    [Fact]
+    public void A_batch_keeps_each_event_exactly()
+    {
+        var long_ = new string('é', 300); // a string length past one byte of its prefix
+        var batch = new EventBatch([Envelope, Envelope with { Seq = 8, Id = long_, Kind = "K", Source = "user", Json = "{}"u8.ToArray() }]);
+        var serializer = (SyncSerializer)Sys.Serialization.FindSerializerFor(batch);
+        var back = (EventBatch)serializer.FromBinary(serializer.ToBinary(batch), serializer.Manifest(batch));
+        Assert.Equal(2, back.Events.Length);
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.Equal(batch.Events[i].Json, back.Events[i].Json);
+            Assert.Equal(batch.Events[i] with { Json = back.Events[i].Json }, back.Events[i]);
+        }
     }
 
     [Fact]

@@ -57,6 +57,7 @@ public sealed class ConversationActor : ReceivePersistentActor
 
         Recover<SnapshotOffer>(OnSnapshotOffer);
         Recover<EventEnvelope>(e => ApplyDurable(e));
+        Recover<EventBatch>(b => { foreach (var e in b.Events) ApplyDurable(e); });
         Recover<ConversationEvents.Created>(e => ApplyDurable(e));
         Recover<ConversationEvents.TitleChanged>(e => ApplyDurable(e));
         Recover<ConversationEvents.KeyIssued>(e => ApplyDurable(e));
@@ -135,12 +136,12 @@ public sealed class ConversationActor : ReceivePersistentActor
             case ConversationSnapshot s: // state only: its log's index is loaded once the replay is done
                 _state = _decided = s.State;
                 _history.RecoveringFrom(s.State.LastSeq, offer.Metadata.SequenceNr);
-                _snapshots.Offered(offer.Metadata.SequenceNr);
+                _snapshots.Offered(offer.Metadata.SequenceNr, s.State.LastSeq);
                 break;
             case LegacyConversationSnapshot legacy: // the whole index inside: read once, then saved the new way
                 _state = _decided = legacy.State;
                 _history.Index.Load(legacy.Index);
-                _snapshots.OfferedLegacy(offer.Metadata.SequenceNr);
+                _snapshots.OfferedLegacy(offer.Metadata.SequenceNr, legacy.State.LastSeq);
                 break;
             default:
                 return;
@@ -217,7 +218,13 @@ public sealed class ConversationActor : ReceivePersistentActor
         }
         _awaiting.Enqueue((replyTo, WriteReplies.JournalUnavailable(reply)));
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        if (events.Count > 0) PersistAllAsync(events, ApplyDurable);
+        // Several log entries go to the journal as one row (EventBatch): one row, one insert and one journal sequence
+        // number per write instead of per event. A conversation's own events (created, title…) stay rows of their own.
+        // A write of more than EventBatch.MaxEntries is several such rows in the same atomic write: a read of one event
+        // decodes at most one row's worth (a search page of rare events reads one row per event it returns).
+        if (events.Count > 1 && AllLogEntries(events) is { } batch)
+            PersistAllAsync(EventBatch.Rows(batch), b => { foreach (var e in b.Events) ApplyDurable(e); });
+        else if (events.Count > 0) PersistAllAsync(events, ApplyDurable);
         DeferAsync(reply, r =>
         {
             if (events.Count > 0) RecordWrite(events, started);
@@ -228,6 +235,18 @@ public sealed class ConversationActor : ReceivePersistentActor
             _subscribers.Publish(events);
             AfterDurable(events);
         });
+    }
+
+    private static EventEnvelope[]? AllLogEntries(IReadOnlyList<object> events)
+    {
+        if (events is EventEnvelope[] stamped) return stamped;
+        var result = new EventEnvelope[events.Count];
+        for (var i = 0; i < result.Length; i++)
+        {
+            if (events[i] is not EventEnvelope e) return null;
+            result[i] = e;
+        }
+        return result;
     }
 
     /// <summary>Applies one durable event: state, index and tail (publishing waits for the reply).</summary>

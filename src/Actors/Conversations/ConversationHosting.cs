@@ -44,8 +44,11 @@ public static class ConversationHosting
     public static AkkaConfigurationBuilder AddConversationSharding(this AkkaConfigurationBuilder builder,
         ConversationSettings settings, int maxShards = MaxShards, Following.UpstreamServices? upstream = null) =>
         builder.WithShardRegion<ConversationRegion>("conversation",
-            (_, registry, _) => entityId => Props.Create(() => new ConversationActor(
-                ConversationId.Parse(entityId), settings, registry.Get<ConversationDirectoryKey>(), upstream)),
+            // Props from the type and its arguments, not from an expression: Props.Create(() => new …) compiles each
+            // argument's expression for every entity started (~a quarter of the CPU while 2,000 conversations were
+            // created, bench/NOTES.md).
+            (_, registry, _) => entityId => Props.Create(typeof(ConversationActor),
+                ConversationId.Parse(entityId), settings, registry.Get<ConversationDirectoryKey>(), upstream),
             new ConversationMessageExtractor(maxShards),
             new ShardOptions
             {

@@ -74,8 +74,8 @@ public sealed class ConversationLog(ActorSystem system, ConversationId id, strin
         var (from, to) = (entries.Min(e => e.JournalSeqNr), entries.Max(e => e.JournalSeqNr));
         // A page of a filtered search in a long log can spread over most of it: read its rows only, not the span.
         var read = to - from < 2L * entries.Count + 16
-            ? JournalReader.Read(system, persistenceId, from, to)
-            : JournalReader.ReadAt(system, persistenceId, entries.Select(e => e.JournalSeqNr).ToArray());
+            ? JournalReader.Read(system, persistenceId, from, to, wanted: bySeq.Contains)
+            : JournalReader.ReadAt(system, persistenceId, entries.Select(e => e.JournalSeqNr).Distinct().ToArray(), bySeq.Contains);
         return read
             .ContinueWith(t =>
             {
@@ -93,7 +93,8 @@ public sealed class ConversationLog(ActorSystem system, ConversationId id, strin
         if (from > to || from < 1) return Task.FromResult(Array.Empty<EventEnvelope>());
         if (_tail.Covers(from)) return Task.FromResult(WithinBytes(_tail.Range(from, to, max), maxBytes));
         var last = Math.Min(to, from + max - 1);
-        return JournalReader.Read(system, persistenceId, Index.JournalSeqNrOf(from), Index.JournalSeqNrOf(last), maxBytes)
+        return JournalReader.Read(system, persistenceId, Index.JournalSeqNrOf(from), Index.JournalSeqNrOf(last), maxBytes,
+                wanted: seq => seq >= from && seq <= last)
             .ContinueWith(t => t.Result.Where(e => e.Seq >= from && e.Seq <= last).ToArray(), TaskContinuationOptions.OnlyOnRanToCompletion);
     }
 

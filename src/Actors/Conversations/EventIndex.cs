@@ -27,6 +27,10 @@ public sealed class EventIndex
     private const int ChunkBits = 14;
     private const int ChunkSize = 1 << ChunkBits;
     private const int ChunkMask = ChunkSize - 1;
+    // The first chunk starts this small and doubles up to ChunkSize: most conversations are short, and a full chunk
+    // is ~475 KB (a large-object allocation per conversation, zeroed: 15 % of the CPU of 2,000 conversations × 20
+    // events, bench/NOTES.md).
+    private const int FirstChunk = 64;
 
     private readonly List<Guid[]> _ids = [];
     private readonly List<long[]> _ticks = [];
@@ -39,8 +43,10 @@ public sealed class EventIndex
     // Ids that are neither a lowercase dashed UUID nor their seq's decimal (legacy or hand-made data), both ways.
     private readonly Dictionary<long, string> _otherIdBySeq = [];
     private readonly Dictionary<string, long> _seqByOtherId = new(StringComparer.Ordinal);
-    // (first seq, journal sequence number − seq from that seq on), ascending.
-    private readonly List<(long Seq, long Offset)> _journalOffsets = [];
+    // Where each entry sits in the journal, as the few points where that changes, ascending by seq: from Seq on, entries
+    // are one journal row each from Journal on (Shared false), or all in the one row Journal (Shared true: a write of
+    // several events persisted as one EventBatch row).
+    private readonly List<JournalRun> _journalRuns = [];
     private int[] _slots = new int[16]; // position + 1 of each UUID id; 0 = empty
     private int _uuids;
     private int _count;
@@ -72,14 +78,22 @@ public sealed class EventIndex
         Add(seq, journalSeqNr, uuid, KindCode(kind), SourceCode(source), ticks);
 
     /// <summary>
-    /// Makes room in the id table for <paramref name="count"/> entries, so loading a long log does not rehash it as it
-    /// grows.
+    /// Makes room in the id table (and the first chunk) for <paramref name="count"/> entries, so loading a long log does
+    /// not rehash or copy it as it grows.
     /// </summary>
     public void Reserve(long count)
     {
         var size = _slots.Length;
         while (count * 4L > size * 3L) size *= 2;
         if (size > _slots.Length) Grow(size);
+        if (_ids.Count == 0 && count > FirstChunk) // a log being loaded whole: its first chunk at once
+        {
+            var first = (int)Math.Min(count, ChunkSize);
+            _ids.Add(new Guid[first]);
+            _ticks.Add(new long[first]);
+            _kinds.Add(new int[first]);
+            _sources.Add(new byte[first]);
+        }
     }
 
     // Recovery adds every entry of the log in one go, in a process that has just started: these run optimised at
@@ -89,21 +103,37 @@ public sealed class EventIndex
     {
         if (seq != _count + 1) throw new InvalidOperationException($"index gap: {seq} after {_count}");
         var (chunk, slot) = ((int)(_count >> ChunkBits), _count & ChunkMask);
-        if (slot == 0)
+        if (chunk == _ids.Count) // (the first chunk may be there already: Reserve)
         {
-            _ids.Add(new Guid[ChunkSize]);
-            _ticks.Add(new long[ChunkSize]);
-            _kinds.Add(new int[ChunkSize]);
-            _sources.Add(new byte[ChunkSize]);
+            var size = chunk == 0 ? FirstChunk : ChunkSize;
+            _ids.Add(new Guid[size]);
+            _ticks.Add(new long[size]);
+            _kinds.Add(new int[size]);
+            _sources.Add(new byte[size]);
         }
+        else if (chunk == 0 && slot == _ids[0].Length) GrowFirstChunk(Math.Min(slot * 2, ChunkSize));
         _ids[chunk][slot] = uuid;
         _ticks[chunk][slot] = ticks;
         _kinds[chunk][slot] = kindCode;
         _sources[chunk][slot] = sourceCode;
-        var offset = journalSeqNr - seq;
-        if (_journalOffsets.Count == 0 || _journalOffsets[^1].Offset != offset) _journalOffsets.Add((seq, offset));
+        AddJournalPosition(seq, journalSeqNr);
         _count++;
         if (uuid != Guid.Empty) InsertUuid(uuid, _count - 1);
+    }
+
+    private void GrowFirstChunk(int size)
+    {
+        _ids[0] = Resized(_ids[0], size);
+        _ticks[0] = Resized(_ticks[0], size);
+        _kinds[0] = Resized(_kinds[0], size);
+        _sources[0] = Resized(_sources[0], size);
+    }
+
+    private static T[] Resized<T>(T[] array, int size)
+    {
+        var bigger = new T[size];
+        array.CopyTo(bigger, 0);
+        return bigger;
     }
 
     /// <summary>Replaces the whole index (a legacy snapshot's entries).</summary>
@@ -135,13 +165,42 @@ public sealed class EventIndex
     public long JournalSeqNrOf(long seq)
     {
         Check(seq);
-        int lo = 0, hi = _journalOffsets.Count - 1; // the last change point at or before seq
+        int lo = 0, hi = _journalRuns.Count - 1; // the last change point at or before seq
         while (lo < hi)
         {
             var mid = (lo + hi + 1) / 2;
-            if (_journalOffsets[mid].Seq <= seq) lo = mid; else hi = mid - 1;
+            if (_journalRuns[mid].Seq <= seq) lo = mid; else hi = mid - 1;
         }
-        return seq + _journalOffsets[lo].Offset;
+        return _journalRuns[lo].JournalOf(seq);
+    }
+
+    /// <summary>One change point of the journal positions: see <see cref="_journalRuns"/>.</summary>
+    private readonly record struct JournalRun(long Seq, long Journal, bool Shared)
+    {
+        public long JournalOf(long seq) => Shared ? Journal : Journal + (seq - Seq);
+    }
+
+    /// <summary>
+    /// Records that entry <paramref name="seq"/> (the next one) is in journal row <paramref name="journalSeqNr"/>: one
+    /// point per run of one-row-per-event entries, and one per row that holds several (a batch row).
+    /// </summary>
+    private void AddJournalPosition(long seq, long journalSeqNr)
+    {
+        if (_journalRuns.Count == 0)
+        {
+            _journalRuns.Add(new JournalRun(seq, journalSeqNr, false));
+            return;
+        }
+        var last = _journalRuns[^1];
+        var previous = last.JournalOf(seq - 1);
+        if (last.Shared ? journalSeqNr == last.Journal : journalSeqNr == previous + 1) return; // the run goes on
+        if (journalSeqNr == previous) // the same row as the entry before: a batch row, which starts at seq − 1
+        {
+            if (last.Seq == seq - 1) _journalRuns[^1] = new JournalRun(seq - 1, journalSeqNr, true);
+            else _journalRuns.Add(new JournalRun(seq - 1, journalSeqNr, true));
+            return;
+        }
+        _journalRuns.Add(new JournalRun(seq, journalSeqNr, false));
     }
 
     public string IdAt(long seq)
@@ -226,7 +285,7 @@ public sealed class EventIndex
 
     /// <summary>Bytes held by the columns and tables, as allocated (for the benchmark's memory per event).</summary>
     public long ApproximateBytes =>
-        (long)_ids.Count * ChunkSize * (16 + 8 + 4 + 1) + _slots.Length * 4L + _journalOffsets.Capacity * 16L
+        _ids.Sum(c => (long)c.Length) * (16 + 8 + 4 + 1) + _slots.Length * 4L + _journalRuns.Capacity * 24L
         + (_otherIdBySeq.Count + _seqByOtherId.Count) * 96L;
 
     // ---- filters ----

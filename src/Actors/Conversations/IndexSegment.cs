@@ -14,14 +14,15 @@ namespace Akka.Sync.Actors.Conversations;
 /// query (<see cref="IndexSegments"/>).
 /// </summary>
 /// <remarks>
-/// Layout (version 1): version byte; first seq, count, first journal sequence number, first timestamp (varints); the
+/// Layout (version 2): version byte; first seq, count, first journal sequence number, first timestamp (varints); the
 /// segment's table of kind and source names; then per entry: the id's form (0 UUID + its 16 bytes, 1 the seq's decimal,
 /// 2 a string), kind and source as table codes, the timestamp as a zigzag delta from the previous one, and the journal
-/// sequence number as its gap after the previous one (0 unless a conversation event sits between them).
+/// sequence number as its distance from the previous one's (1 for one row per event, more when a conversation event sits
+/// between them, 0 within a batch row). Version 1, still read, stored that distance minus one (no batch rows then).
 /// </remarks>
 public sealed record IndexSegment(byte[] Bytes) : ISyncMessage
 {
-    private const byte Version = 1;
+    private const byte Version = 2;
     private const byte UuidId = 0, SeqId = 1, StringId = 2;
 
     /// <summary>The seq of the segment's first entry.</summary>
@@ -39,7 +40,7 @@ public sealed record IndexSegment(byte[] Bytes) : ISyncMessage
         int Name(string n) => names.TryGetValue(n, out var c) ? c : names[n] = names.Count;
         var entries = new ArrayBufferWriter<byte>((int)(toSeq - fromSeq + 1) * 22);
         var prevTicks = index.TicksAt(fromSeq);
-        var prevJournal = index.JournalSeqNrOf(fromSeq) - 1;
+        var prevJournal = index.JournalSeqNrOf(fromSeq);
         for (var seq = fromSeq; seq <= toSeq; seq++)
         {
             var uuid = index.UuidAt(seq);
@@ -63,7 +64,7 @@ public sealed record IndexSegment(byte[] Bytes) : ISyncMessage
             WriteVarint(entries, (ulong)((delta << 1) ^ (delta >> 63)));
             prevTicks = ticks;
             var journal = index.JournalSeqNrOf(seq);
-            WriteVarint(entries, (ulong)(journal - prevJournal - 1));
+            WriteVarint(entries, (ulong)(journal - prevJournal));
             prevJournal = journal;
         }
         var all = new ArrayBufferWriter<byte>(entries.WrittenCount + 64 + names.Count * 24);
@@ -88,12 +89,13 @@ public sealed record IndexSegment(byte[] Bytes) : ISyncMessage
         var r = new Reader(Bytes);
         var (firstSeq, count, journal, ticks) = r.Header();
         if (firstSeq > index.Count + 1) return false;
+        var gap = r.Version == 1 ? 1L : 0L; // version 1 stored each distance minus one
         var names = new string[r.Varint()];
         for (var i = 0; i < names.Length; i++) names[i] = r.String();
         // The segment's name codes as the index's, resolved lazily: a name is a kind or a source, or both.
         var kinds = new int[names.Length];
         var sources = new int[names.Length];
-        journal--;
+        journal -= gap;
         for (var seq = firstSeq; seq < firstSeq + count && seq <= throughSeq; seq++)
         {
             var form = r.Byte();
@@ -103,7 +105,7 @@ public sealed record IndexSegment(byte[] Bytes) : ISyncMessage
             var source = (int)r.Varint();
             var zigzag = (long)r.Varint();
             ticks += (zigzag >>> 1) ^ -(zigzag & 1);
-            journal += (long)r.Varint() + 1;
+            journal += (long)r.Varint() + gap;
             if (seq <= index.Count) continue;
             if (other is not null)
             {
@@ -151,10 +153,12 @@ public sealed record IndexSegment(byte[] Bytes) : ISyncMessage
         private readonly ReadOnlySpan<byte> _bytes = bytes;
         private int _at;
 
+        public byte Version { get; private set; }
+
         public (long FirstSeq, long Count, long Journal, long Ticks) Header()
         {
-            var version = Byte();
-            if (version != Version) throw new InvalidDataException($"unknown index segment version {version}");
+            var version = Version = Byte();
+            if (version is not (1 or IndexSegment.Version)) throw new InvalidDataException($"unknown index segment version {version}");
             return ((long)Varint(), (long)Varint(), (long)Varint(), (long)Varint());
         }
 
@@ -227,7 +231,8 @@ public static class IndexSegments
             index.Reserve(throughSeq);
             reach = 0;
         }
-        var next = index.Count == 0 ? 1 : index.JournalSeqNrOf(index.Count) + 1;
+        // From the last indexed entry's row on: a batch row may hold entries past it (the filter below skips the rest).
+        var next = index.Count == 0 ? 1 : index.JournalSeqNrOf(index.Count);
         while (index.Count < throughSeq && next <= throughJournalSeqNr)
         {
             var to = Math.Min(throughJournalSeqNr, next + JournalChunk - 1);

@@ -7,6 +7,7 @@ using Akka.Streams;
 using Akka.Streams.Dsl;
 using Microsoft.Data.Sqlite;
 using Npgsql;
+using Akka.Sync.Actors.Serialization;
 using EventEnvelope = Akka.Sync.Protocol.EventEnvelope;
 
 namespace Akka.Sync.Actors.Conversations;
@@ -33,11 +34,17 @@ public static class JournalReader
     /// stopping once their JSON adds up to <paramref name="maxBytes"/> (at least one is read): a replay chunk must stay
     /// well under the remoting frame size when it crosses nodes, and a read must not hold more than that.
     /// </summary>
-    public static Task<EventEnvelope[]> Read(ActorSystem system, string persistenceId, long fromSeqNr, long toSeqNr, long maxBytes = long.MaxValue)
+    /// <remarks>
+    /// <paramref name="wanted"/>, when given, names the seqs the caller keeps: the entries of a batch row (an
+    /// <see cref="EventBatch"/>) outside it are skipped undecoded, so a read of a few events from rows of a thousand
+    /// does not build the other 999.
+    /// </remarks>
+    public static Task<EventEnvelope[]> Read(ActorSystem system, string persistenceId, long fromSeqNr, long toSeqNr, long maxBytes = long.MaxValue,
+        Func<long, bool>? wanted = null)
     {
         var direct = Direct.GetValue(system, DirectJournal.TryCreate);
         return direct is not null
-            ? direct.ReadAsync(persistenceId, fromSeqNr, toSeqNr, (_, e) => e, maxBytes)
+            ? direct.ReadAsync(persistenceId, fromSeqNr, toSeqNr, (_, e) => e, maxBytes, wanted)
             : ReadByQuery(system, persistenceId, fromSeqNr, toSeqNr, e => (EventEnvelope)e.Event, maxBytes);
     }
 
@@ -54,11 +61,12 @@ public static class JournalReader
     /// The events at these journal sequence numbers, in order: for a page of search results spread over a long log,
     /// so only its rows are read, not everything between them (the range read without the direct query).
     /// </summary>
-    public static Task<EventEnvelope[]> ReadAt(ActorSystem system, string persistenceId, IReadOnlyCollection<long> seqNrs)
+    public static Task<EventEnvelope[]> ReadAt(ActorSystem system, string persistenceId, IReadOnlyCollection<long> seqNrs,
+        Func<long, bool>? wanted = null)
     {
         var direct = Direct.GetValue(system, DirectJournal.TryCreate);
         return direct is not null
-            ? direct.ReadAtAsync(persistenceId, seqNrs)
+            ? direct.ReadAtAsync(persistenceId, seqNrs, wanted)
             : ReadByQuery(system, persistenceId, seqNrs.Min(), seqNrs.Max());
     }
 
@@ -84,7 +92,12 @@ public static class JournalReader
         var journal = PersistenceQuery.Get(system).ReadJournalFor<SqlReadJournal>(SqlReadJournal.Identifier);
         var bytes = 0L;
         return journal.CurrentEventsByPersistenceId(persistenceId, fromSeqNr, toSeqNr)
-            .Where(e => e.Event is EventEnvelope)
+            .SelectMany(e => e.Event switch
+            {
+                EventEnvelope => [e],
+                EventBatch b => b.Events.Select(x => new Akka.Persistence.Query.EventEnvelope(e.Offset, e.PersistenceId, e.SequenceNr, x, e.Timestamp, e.Tags)),
+                _ => Enumerable.Empty<Akka.Persistence.Query.EventEnvelope>(),
+            })
             .TakeWhile(e => (bytes += ((EventEnvelope)e.Event).Json.Length) - ((EventEnvelope)e.Event).Json.Length < maxBytes)
             .Select(select)
             .RunWith(Sink.Seq<T>(), system.Materializer())
@@ -113,16 +126,16 @@ public static class JournalReader
         }
 
         public Task<T[]> ReadAsync<T>(string persistenceId, long fromSeqNr, long toSeqNr, Func<long, EventEnvelope, T> select,
-            long maxBytes = long.MaxValue) =>
+            long maxBytes = long.MaxValue, Func<long, bool>? wanted = null) =>
             QueryAsync(_sql, command =>
             {
                 Add(command, "@pid", persistenceId);
                 Add(command, "@from", Math.Max(1, fromSeqNr));
                 Add(command, "@to", toSeqNr);
                 Add(command, "@deleted", false);
-            }, (int)Math.Clamp(toSeqNr - fromSeqNr + 1, 0, 4096), select, maxBytes);
+            }, (int)Math.Clamp(toSeqNr - fromSeqNr + 1, 0, 4096), select, maxBytes, wanted);
 
-        public Task<EventEnvelope[]> ReadAtAsync(string persistenceId, IReadOnlyCollection<long> seqNrs)
+        public Task<EventEnvelope[]> ReadAtAsync(string persistenceId, IReadOnlyCollection<long> seqNrs, Func<long, bool>? wanted)
         {
             var names = string.Join(", ", seqNrs.Select((_, i) => "@s" + i));
             return QueryAsync(
@@ -134,11 +147,11 @@ public static class JournalReader
                     Add(command, "@deleted", false);
                     var i = 0;
                     foreach (var n in seqNrs) Add(command, "@s" + i++, n);
-                }, seqNrs.Count, (_, e) => e);
+                }, seqNrs.Count, (_, e) => e, wanted: wanted);
         }
 
         private async Task<T[]> QueryAsync<T>(string sql, Action<DbCommand> parameters, int expected, Func<long, EventEnvelope, T> select,
-            long maxBytes = long.MaxValue)
+            long maxBytes = long.MaxValue, Func<long, bool>? wanted = null)
         {
             await using var connection = connect();
             await connection.OpenAsync().ConfigureAwait(false);
@@ -153,9 +166,25 @@ public static class JournalReader
                 var bytes = (byte[])reader.GetValue(1);
                 var identifier = reader.IsDBNull(2) ? 0 : Convert.ToInt32(reader.GetValue(2));
                 var manifest = reader.IsDBNull(3) ? "" : reader.GetString(3);
-                if (_serialization.Deserialize(bytes, identifier, manifest) is not EventEnvelope e) continue;
-                events.Add(select(reader.GetInt64(0), e));
-                total += e.Json.Length;
+                var sequenceNr = reader.GetInt64(0);
+                var row = wanted is not null && identifier == SyncSerializer.SerializerId && manifest == SyncSerializer.BatchManifest
+                    ? SyncSerializer.ReadBatch(bytes, wanted) // only the entries wanted are built
+                    : _serialization.Deserialize(bytes, identifier, manifest);
+                switch (row)
+                {
+                    case EventEnvelope e:
+                        events.Add(select(sequenceNr, e));
+                        total += e.Json.Length;
+                        break;
+                    case EventBatch batch: // a write's entries in one row: each is its own event here
+                        foreach (var e in batch.Events)
+                        {
+                            if (total >= maxBytes) break;
+                            events.Add(select(sequenceNr, e));
+                            total += e.Json.Length;
+                        }
+                        break;
+                }
             }
             return events.ToArray();
         }

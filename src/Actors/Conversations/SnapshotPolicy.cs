@@ -17,7 +17,8 @@ public sealed record ConversationSnapshot(ConversationState State) : ISyncMessag
 public sealed record LegacyConversationSnapshot(ConversationState State, IndexEntry[] Index) : ISyncMessage;
 
 /// <summary>
-/// When a conversation snapshots its state (every <paramref name="every"/> journal entries) and saves its index (a
+/// When a conversation snapshots its state (every <paramref name="every"/> journal entries or log entries, whichever
+/// comes first: a journal entry may hold a whole batch of log entries, and recovery replays what follows the snapshot) and saves its index (a
 /// segment of the entries not yet saved, once at least <paramref name="every"/> of them wait, one save at a time, at
 /// most <paramref name="maxSegment"/> entries a segment). A snapshot only shortens recovery; journal events are never
 /// deleted (the journal is the history), only the state snapshots a newer one replaces.
@@ -25,17 +26,22 @@ public sealed record LegacyConversationSnapshot(ConversationState State, IndexEn
 public sealed class SnapshotPolicy(int every, int maxSegment = 16_384)
 {
     private long _lastSeqNr;      // the journal sequence number of the latest state snapshot
+    private long _lastSeq;        // the last log entry (seq) the latest state snapshot covers
     private long _segmentsThrough; // the last seq the saved segments cover, contiguously from 1
     private long _savingThrough;   // the last seq of the segment being saved; 0 when none is
     private bool _legacy;          // recovered from a legacy snapshot that no state snapshot has replaced yet
 
     /// <summary>Recovery started from the snapshot taken at <paramref name="journalSeqNr"/>.</summary>
-    public void Offered(long journalSeqNr) => _lastSeqNr = journalSeqNr;
+    public void Offered(long journalSeqNr, long seq = 0)
+    {
+        _lastSeqNr = journalSeqNr;
+        _lastSeq = seq;
+    }
 
     /// <summary>Recovery started from a legacy snapshot: no segment is known to be saved.</summary>
-    public void OfferedLegacy(long journalSeqNr)
+    public void OfferedLegacy(long journalSeqNr, long seq = 0)
     {
-        Offered(journalSeqNr);
+        Offered(journalSeqNr, seq);
         _legacy = true;
     }
 
@@ -45,8 +51,9 @@ public sealed class SnapshotPolicy(int every, int maxSegment = 16_384)
     /// <summary>The state snapshot to save now that the journal is at <paramref name="journalSeqNr"/>; null when not yet due.</summary>
     public ConversationSnapshot? Due(long journalSeqNr, ConversationState state)
     {
-        if (journalSeqNr - _lastSeqNr < every) return null;
+        if (journalSeqNr - _lastSeqNr < every && state.LastSeq - _lastSeq < every) return null;
         _lastSeqNr = journalSeqNr;
+        _lastSeq = state.LastSeq;
         return new ConversationSnapshot(state);
     }
 
@@ -73,6 +80,7 @@ public sealed class SnapshotPolicy(int every, int maxSegment = 16_384)
         if (!_legacy || _segmentsThrough < state.LastSeq) return null;
         _legacy = false;
         _lastSeqNr = journalSeqNr;
+        _lastSeq = state.LastSeq;
         return new ConversationSnapshot(state);
     }
 

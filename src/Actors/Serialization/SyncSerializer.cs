@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using System.Runtime.Serialization;
 using System.Text;
 using System.Text.Json;
@@ -18,6 +19,8 @@ namespace Akka.Sync.Actors.Serialization;
 public sealed class SyncSerializer : SerializerWithStringManifest
 {
     public const int SerializerId = 4711;
+    /// <summary>The manifest of an <see cref="EventBatch"/> (a journal row of several log entries).</summary>
+    public const string BatchManifest = "evs";
     private const byte EnvelopeVersion = 1;
 
     private static readonly Dictionary<string, Type> TypesByManifest = BuildManifests();
@@ -38,6 +41,7 @@ public sealed class SyncSerializer : SerializerWithStringManifest
     private static Dictionary<string, Type> BuildManifests() => new()
     {
         ["ev"] = typeof(EventEnvelope),
+        [BatchManifest] = typeof(EventBatch),
         ["created"] = typeof(ConversationEvents.Created),
         ["title"] = typeof(ConversationEvents.TitleChanged),
         ["key"] = typeof(ConversationEvents.KeyIssued),
@@ -105,6 +109,7 @@ public sealed class SyncSerializer : SerializerWithStringManifest
     public override byte[] ToBinary(object obj) => obj switch
     {
         EventEnvelope e => WriteEnvelope(e),
+        EventBatch b => WriteBatch(b),
         IndexSegment s => s.Bytes, // already compact binary
         _ => JsonSerializer.SerializeToUtf8Bytes(obj, obj.GetType(), _json),
     };
@@ -114,41 +119,220 @@ public sealed class SyncSerializer : SerializerWithStringManifest
         if (!TypesByManifest.TryGetValue(manifest, out var type))
             throw new SerializationException($"Unknown manifest '{manifest}'");
         if (type == typeof(EventEnvelope)) return ReadEnvelope(bytes);
+        if (type == typeof(EventBatch)) return ReadBatch(bytes);
         if (type == typeof(IndexSegment)) return new IndexSegment(bytes);
         return JsonSerializer.Deserialize(bytes, type, _json) ?? throw new SerializationException($"null {manifest}");
     }
 
+    // Envelope layout (version 1): version byte, the conversation's 16 bytes, seq, then id, kind and source as
+    // BinaryWriter strings (7-bit length prefix, UTF-8), the timestamp's ticks, the JSON's length and bytes. Written into
+    // an array of the exact size (the journal keeps the array as the row's payload): no stream, no copy.
+
     private static byte[] WriteEnvelope(EventEnvelope e)
     {
-        using var ms = new MemoryStream(e.Json.Length + 96);
-        using (var w = new BinaryWriter(ms, Encoding.UTF8, leaveOpen: true))
-        {
-            w.Write(EnvelopeVersion);
-            w.Write(e.ConversationId.Value.ToByteArray());
-            w.Write(e.Seq);
-            w.Write(e.Id);
-            w.Write(e.Kind);
-            w.Write(e.Source);
-            w.Write(e.TimestampTicks);
-            w.Write(e.Json.Length);
-            w.Write(e.Json);
-        }
-        return ms.ToArray();
+        var bytes = new byte[1 + 16 + EntrySize(e)];
+        var w = new SpanWriter(bytes);
+        w.Byte(EnvelopeVersion);
+        w.Guid(e.ConversationId.Value);
+        w.Entry(e);
+        return bytes;
     }
 
     private static EventEnvelope ReadEnvelope(byte[] bytes)
     {
-        using var r = new BinaryReader(new MemoryStream(bytes), Encoding.UTF8);
-        var version = r.ReadByte();
+        var r = new SpanReader(bytes);
+        var version = r.Byte();
         if (version != EnvelopeVersion) throw new SerializationException($"Unknown event envelope version {version}");
-        var id = new ConversationId(new Guid(r.ReadBytes(16)));
-        var seq = r.ReadInt64();
-        var eventId = r.ReadString();
-        var kind = r.ReadString();
-        var source = r.ReadString();
-        var ticks = r.ReadInt64();
-        var json = r.ReadBytes(r.ReadInt32());
-        return new EventEnvelope(id, seq, eventId, kind, source, ticks, json);
+        return r.Entry(new ConversationId(r.Guid()));
+    }
+
+    // Batch layout (version 1): version byte, the conversation's 16 bytes, the count (int32), then each event as an
+    // envelope without its version and conversation.
+
+    private static byte[] WriteBatch(EventBatch b)
+    {
+        var size = 1 + 16 + 4;
+        foreach (var e in b.Events) size += EntrySize(e);
+        var bytes = new byte[size];
+        var w = new SpanWriter(bytes);
+        w.Byte(EnvelopeVersion);
+        w.Guid(b.Events.Length > 0 ? b.Events[0].ConversationId.Value : Guid.Empty);
+        w.Int32(b.Events.Length);
+        foreach (var e in b.Events) w.Entry(e);
+        return bytes;
+    }
+
+    private static EventBatch ReadBatch(byte[] bytes) => ReadBatch(bytes, null);
+
+    /// <summary>A batch row's entries, only those whose seq is <paramref name="wanted"/> (all when null); the others are skipped undecoded.</summary>
+    internal static EventBatch ReadBatch(byte[] bytes, Func<long, bool>? wanted)
+    {
+        var r = new SpanReader(bytes);
+        var version = r.Byte();
+        if (version != EnvelopeVersion) throw new SerializationException($"Unknown event batch version {version}");
+        var conversation = new ConversationId(r.Guid());
+        var count = r.Int32();
+        if (count < 0 || count > bytes.Length) throw new SerializationException("bad event batch count");
+        if (wanted is null)
+        {
+            var all = new EventEnvelope[count];
+            for (var i = 0; i < count; i++) all[i] = r.Entry(conversation);
+            return new EventBatch(all);
+        }
+        var kept = new List<EventEnvelope>();
+        for (var i = 0; i < count; i++)
+            if (r.EntryIf(conversation, wanted) is { } e) kept.Add(e);
+        return new EventBatch(kept.ToArray());
+    }
+
+    private static int EntrySize(EventEnvelope e) =>
+        8 + StringSize(e.Id) + StringSize(e.Kind) + StringSize(e.Source) + 8 + 4 + e.Json.Length;
+
+    private static int StringSize(string s)
+    {
+        var n = Encoding.UTF8.GetByteCount(s);
+        return n + (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000 ? 3 : n < 0x10000000 ? 4 : 5);
+    }
+
+    private ref struct SpanWriter(Span<byte> span)
+    {
+        private readonly Span<byte> _span = span;
+        private int _at;
+
+        public void Byte(byte b) => _span[_at++] = b;
+
+        public void Guid(Guid g)
+        {
+            g.TryWriteBytes(_span[_at..]);
+            _at += 16;
+        }
+
+        public void Int32(int v)
+        {
+            BinaryPrimitives.WriteInt32LittleEndian(_span[_at..], v);
+            _at += 4;
+        }
+
+        public void Int64(long v)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(_span[_at..], v);
+            _at += 8;
+        }
+
+        public void String(string s)
+        {
+            var n = (uint)Encoding.UTF8.GetByteCount(s);
+            while (n >= 0x80)
+            {
+                _span[_at++] = (byte)(n | 0x80);
+                n >>= 7;
+            }
+            _span[_at++] = (byte)n;
+            _at += Encoding.UTF8.GetBytes(s, _span[_at..]);
+        }
+
+        public void Entry(EventEnvelope e)
+        {
+            Int64(e.Seq);
+            String(e.Id);
+            String(e.Kind);
+            String(e.Source);
+            Int64(e.TimestampTicks);
+            Int32(e.Json.Length);
+            e.Json.CopyTo(_span[_at..]);
+            _at += e.Json.Length;
+        }
+    }
+
+    private ref struct SpanReader(ReadOnlySpan<byte> span)
+    {
+        private readonly ReadOnlySpan<byte> _span = span;
+        private int _at;
+
+        public byte Byte() => _span[_at++];
+
+        public Guid Guid()
+        {
+            var g = new Guid(_span.Slice(_at, 16));
+            _at += 16;
+            return g;
+        }
+
+        public int Int32()
+        {
+            var v = BinaryPrimitives.ReadInt32LittleEndian(_span[_at..]);
+            _at += 4;
+            return v;
+        }
+
+        public long Int64()
+        {
+            var v = BinaryPrimitives.ReadInt64LittleEndian(_span[_at..]);
+            _at += 8;
+            return v;
+        }
+
+        public string String()
+        {
+            var n = 0;
+            for (var shift = 0; ; shift += 7)
+            {
+                if (shift > 28) throw new SerializationException("bad string length");
+                var b = _span[_at++];
+                n |= (b & 0x7F) << shift;
+                if (b < 0x80) break;
+            }
+            if (n < 0 || n > _span.Length - _at) throw new SerializationException("bad string length");
+            var s = Encoding.UTF8.GetString(_span.Slice(_at, n));
+            _at += n;
+            return s;
+        }
+
+        /// <summary>The next entry when its seq is wanted; otherwise skips it and returns null.</summary>
+        public EventEnvelope? EntryIf(ConversationId conversation, Func<long, bool> wanted)
+        {
+            var seq = BinaryPrimitives.ReadInt64LittleEndian(_span[_at..]);
+            if (wanted(seq)) return Entry(conversation);
+            _at += 8;
+            for (var i = 0; i < 3; i++) // id, kind, source
+            {
+                var n = StringLength(); // (advances past the length prefix first)
+                _at += n;
+            }
+            _at += 8;
+            var length = Int32();
+            if (length < 0 || length > _span.Length - _at) throw new SerializationException("bad event length");
+            _at += length;
+            return null;
+        }
+
+        private int StringLength()
+        {
+            var n = 0;
+            for (var shift = 0; ; shift += 7)
+            {
+                if (shift > 28) throw new SerializationException("bad string length");
+                var b = _span[_at++];
+                n |= (b & 0x7F) << shift;
+                if (b < 0x80) break;
+            }
+            if (n < 0 || n > _span.Length - _at) throw new SerializationException("bad string length");
+            return n;
+        }
+
+        public EventEnvelope Entry(ConversationId conversation)
+        {
+            var seq = Int64();
+            var id = String();
+            var kind = String();
+            var source = String();
+            var ticks = Int64();
+            var length = Int32();
+            if (length < 0 || length > _span.Length - _at) throw new SerializationException("bad event length");
+            var json = _span.Slice(_at, length).ToArray();
+            _at += length;
+            return new EventEnvelope(conversation, seq, id, kind, source, ticks, json);
+        }
     }
 
     private sealed class ActorRefConverter(ExtendedActorSystem system) : JsonConverter<IActorRef>

@@ -23,8 +23,8 @@ public static class V1Json
     /// <summary>Builds one event's wire JSON from its base fields and its body object.</summary>
     public static byte[] Compose(string kind, string id, string timestamp, string source, ReadOnlySpan<byte> body)
     {
-        var buffer = new ArrayBufferWriter<byte>(body.Length + 160);
-        using (var w = new Utf8JsonWriter(buffer, WriterOptions))
+        var (buffer, w, pooled) = Rent();
+        try
         {
             w.WriteStartObject();
             w.WriteString("kind"u8, kind);
@@ -32,16 +32,67 @@ public static class V1Json
             w.WriteString("timestamp"u8, timestamp);
             w.WriteString("source"u8, source);
             w.Flush();
+            return JsonBatch.Splice(buffer.WrittenSpan, body);
         }
-        return JsonBatch.Splice(buffer.WrittenSpan, body);
+        finally
+        {
+            Return(buffer, w, pooled);
+        }
     }
 
+    /// <summary>Runs <paramref name="write"/> on a JSON writer and returns exactly what it wrote.</summary>
     public static byte[] Write(Action<Utf8JsonWriter> write)
     {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var w = new Utf8JsonWriter(buffer, WriterOptions))
+        var (buffer, w, pooled) = Rent();
+        try
+        {
             write(w);
-        return buffer.WrittenSpan.ToArray();
+            w.Flush();
+            return buffer.WrittenSpan.ToArray();
+        }
+        finally
+        {
+            Return(buffer, w, pooled);
+        }
+    }
+
+    // One writer and buffer per thread, reused: every ingested event is written twice (its body, then its wire JSON),
+    // and a fresh ArrayBufferWriter and Utf8JsonWriter for each were a good part of what a write allocated. A call
+    // made while the thread's pair is in use (a write inside a write) gets a pair of its own.
+    [ThreadStatic] private static ArrayBufferWriter<byte>? t_buffer;
+    [ThreadStatic] private static Utf8JsonWriter? t_writer;
+    [ThreadStatic] private static bool t_inUse;
+    private const int KeepBufferBytes = 64 * 1024; // a larger buffer is dropped after use, not kept by the thread
+
+    private static (ArrayBufferWriter<byte> Buffer, Utf8JsonWriter Writer, bool Pooled) Rent()
+    {
+        if (t_inUse)
+        {
+            var own = new ArrayBufferWriter<byte>(256);
+            return (own, new Utf8JsonWriter(own, WriterOptions), false);
+        }
+        t_inUse = true;
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
+        buffer.ResetWrittenCount();
+        var w = t_writer ??= new Utf8JsonWriter(buffer, WriterOptions);
+        w.Reset(buffer);
+        return (buffer, w, true);
+    }
+
+    private static void Return(ArrayBufferWriter<byte> buffer, Utf8JsonWriter w, bool pooled)
+    {
+        if (!pooled)
+        {
+            w.Dispose();
+            return;
+        }
+        w.Reset();
+        if (buffer.Capacity > KeepBufferBytes)
+        {
+            t_buffer = null;
+            t_writer = null;
+        }
+        t_inUse = false;
     }
 
     /// <summary>Body of a user or agent <c>MessageEvent</c> with the given content array.</summary>

@@ -121,6 +121,75 @@ public sealed class EventIndexTests
     }
 
     [Fact]
+    public void Entries_that_share_a_journal_row_map_to_it_with_one_point_per_row()
+    {
+        // Rows of one event, batch rows of several (a write's EventBatch), and conversation events between them.
+        long[] journal = [2, 3, 3, 3, 4, 5, 5, 7, 8, 8, 8, 8, 9, 10, 12, 12];
+        var index = new EventIndex();
+        for (var i = 0; i < journal.Length; i++) index.Add(new IndexEntry(i + 1, journal[i], Guid.NewGuid().ToString("D"), "K", "agent", i));
+        Assert.Equal(journal, Enumerable.Range(1, journal.Length).Select(s => index.JournalSeqNrOf(s)));
+
+        // A long log in batches of 1,000 costs one point per batch, not one per event.
+        var big = new EventIndex();
+        for (var seq = 1L; seq <= 100_000; seq++) big.Add(seq, 2 + (seq - 1) / 1000, Guid.Empty, "K", "agent", seq);
+        Assert.Equal(2, big.JournalSeqNrOf(1000));
+        Assert.Equal(3, big.JournalSeqNrOf(1001));
+        Assert.Equal(101, big.JournalSeqNrOf(100_000));
+        var rowPerEvent = new EventIndex(); // one point in all
+        for (var seq = 1L; seq <= 100_000; seq++) rowPerEvent.Add(seq, seq + 1, Guid.Empty, "K", "agent", seq);
+        Assert.InRange(big.ApproximateBytes - rowPerEvent.ApproximateBytes, 0, 2 * 100 * 24);
+
+        // Segments carry them exactly, also when a segment ends inside a batch row.
+        var copy = new EventIndex();
+        Assert.True(IndexSegment.Encode(index, 1, 3).AppendTo(copy, long.MaxValue));
+        Assert.True(IndexSegment.Encode(index, 4, 10).AppendTo(copy, long.MaxValue));
+        Assert.True(IndexSegment.Encode(index, 11, 16).AppendTo(copy, long.MaxValue));
+        Assert.Equal(journal, Enumerable.Range(1, journal.Length).Select(s => copy.JournalSeqNrOf(s)));
+    }
+
+    [Fact]
+    public void A_short_log_holds_a_small_first_chunk_that_grows_to_full_chunks()
+    {
+        var index = new EventIndex();
+        index.Add(new IndexEntry(1, 2, Guid.NewGuid().ToString("D"), "K", "agent", 1));
+        Assert.InRange(index.ApproximateBytes, 1, 8 * 1024); // not a 16,384-entry chunk (~475 KB) for one event
+        var entries = new List<IndexEntry> { index.At(1) };
+        for (var seq = 2; seq <= 40_000; seq++)
+        {
+            var e = new IndexEntry(seq, seq + 1, Guid.NewGuid().ToString("D"), seq % 2 == 0 ? "A" : "B", "agent", seq);
+            index.Add(e);
+            entries.Add(e);
+        }
+        foreach (var seq in new[] { 1, 63, 64, 65, 127, 128, 5000, 16_383, 16_384, 16_385, 32_768, 40_000 })
+        {
+            Assert.Equal(entries[seq - 1], index.At(seq));
+            Assert.Equal(seq, index.SeqOf(entries[seq - 1].Id));
+        }
+        var reserved = new EventIndex();
+        reserved.Reserve(40_000);
+        foreach (var e in entries) reserved.Add(e);
+        Assert.Equal(entries[^1], reserved.At(40_000));
+        Assert.Equal(entries[99], reserved.At(100));
+    }
+
+    [Fact]
+    public void A_version_1_segment_is_still_read()
+    {
+        // Version 1 (before batch rows) stored each journal distance minus one: entries at journal rows 2 and 4.
+        byte[] v1 =
+        [
+            1, 1, 2, 2, 10, // version, first seq, count, first journal sequence number, first ticks
+            2, 1, (byte)'K', 5, (byte)'a', (byte)'g', (byte)'e', (byte)'n', (byte)'t', // names
+            1, 0, 1, 0, 0, // seq's decimal id, kind, source, ticks +0, journal +0+1
+            1, 0, 1, 10, 1, // seq's decimal id, kind, source, ticks +5, journal +1+1
+        ];
+        var index = new EventIndex();
+        Assert.True(new IndexSegment(v1).AppendTo(index, long.MaxValue));
+        Assert.Equal(new IndexEntry(1, 2, "1", "K", "agent", 10), index.At(1));
+        Assert.Equal(new IndexEntry(2, 4, "2", "K", "agent", 15), index.At(2));
+    }
+
+    [Fact]
     public void Segments_carry_every_entry_exactly_and_join_up_to_the_index_they_came_from()
     {
         var source = new EventIndex();
@@ -182,6 +251,19 @@ public sealed class EventTailTests
         tail.Add(E(41));
         Assert.Equal([40L, 41L], tail.Range(40, 99, 99).Select(e => e.Seq));
         Assert.Throws<InvalidOperationException>(() => tail.Add(E(43)));
+    }
+
+    [Fact]
+    public void Grows_up_to_its_capacity_keeping_every_event_it_holds()
+    {
+        var tail = new EventTail(100);
+        for (var i = 7; i <= 300; i++)
+        {
+            tail.Add(E(i));
+            var first = Math.Max(7, i - 99);
+            Assert.Equal(first, tail.FirstSeq);
+            Assert.Equal(Enumerable.Range(first, i - first + 1).Select(s => (long)s), tail.Range(first, i, 1000).Select(e => e.Seq));
+        }
     }
 
     [Fact]
