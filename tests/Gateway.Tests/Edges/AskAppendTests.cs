@@ -74,11 +74,11 @@ public sealed class AskAppendTests : IAsyncLifetime
     {
         var unavailable = new AppendResult(ResultCode.Unavailable, "journal unavailable", []);
         var (target, copies) = Script(drop: 0, unavailable);
-        var sw = System.Diagnostics.Stopwatch.StartNew();
         var (reply, error) = await Http.AskAppend(target, Batch(), Limits);
         Assert.Null(error);
         Assert.Equal(ResultCode.Unavailable, reply!.Code);
-        Assert.True(sw.Elapsed < Limits.AskTimeout / 5, $"took {sw.Elapsed}");
+        // "At once" is shown by the count, not by a clock: had the refusal waited for a resend, a second copy would
+        // have gone out (every fifth of the ask timeout) before it.
         lock (copies) Assert.Single(copies);
     }
 
