@@ -274,15 +274,7 @@ public sealed class SyncSerializer : SerializerWithStringManifest
 
         public string String()
         {
-            var n = 0;
-            for (var shift = 0; ; shift += 7)
-            {
-                if (shift > 28) throw new SerializationException("bad string length");
-                var b = _span[_at++];
-                n |= (b & 0x7F) << shift;
-                if (b < 0x80) break;
-            }
-            if (n < 0 || n > _span.Length - _at) throw new SerializationException("bad string length");
+            var n = StringLength();
             var s = Encoding.UTF8.GetString(_span.Slice(_at, n));
             _at += n;
             return s;

@@ -54,7 +54,10 @@ public sealed class EventStream : IAsyncDisposable
         }
     }
 
-    private async Task<string?> ReceiveAsync(CancellationToken token)
+    private Task<string?> ReceiveAsync(CancellationToken token) => ReceiveTextAsync(_ws, token);
+
+    /// <summary>One whole text message of <paramref name="ws"/>, or null once it closes or fails (shared with <see cref="ResumingEventStream"/>).</summary>
+    internal static async Task<string?> ReceiveTextAsync(WebSocket ws, CancellationToken token)
     {
         var buffer = new byte[64 * 1024];
         using var message = new MemoryStream();
@@ -63,7 +66,7 @@ public sealed class EventStream : IAsyncDisposable
             WebSocketReceiveResult result;
             try
             {
-                result = await _ws.ReceiveAsync(buffer, token);
+                result = await ws.ReceiveAsync(buffer, token);
             }
             catch (Exception e) when (e is WebSocketException or OperationCanceledException)
             {

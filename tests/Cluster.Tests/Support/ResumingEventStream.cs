@@ -115,26 +115,7 @@ public sealed class ResumingEventStream : IAsyncDisposable
         }
     }
 
-    private async Task<string?> ReceiveAsync(CancellationToken token)
-    {
-        var buffer = new byte[64 * 1024];
-        using var message = new MemoryStream();
-        while (true)
-        {
-            WebSocketReceiveResult result;
-            try
-            {
-                result = await _ws.ReceiveAsync(buffer, token);
-            }
-            catch (Exception e) when (e is WebSocketException or OperationCanceledException)
-            {
-                return null;
-            }
-            if (result.MessageType == WebSocketMessageType.Close) return null;
-            message.Write(buffer, 0, result.Count);
-            if (result.EndOfMessage) return System.Text.Encoding.UTF8.GetString(message.GetBuffer(), 0, (int)message.Length);
-        }
-    }
+    private Task<string?> ReceiveAsync(CancellationToken token) => EventStream.ReceiveTextAsync(_ws, token);
 
     /// <summary>Waits (bounded) until the client has received <paramref name="count"/> events, across resumes.</summary>
     public async Task WaitForCountAsync(int count, TimeSpan timeout)
