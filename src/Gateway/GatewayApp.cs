@@ -93,25 +93,25 @@ public static partial class GatewayApp
         if (Transport.SocketBudget.DescriptorLimit() is { } files && files < settings.Limits.MaxSocketsPerNode + Transport.SocketBudget.OtherDescriptors)
             LogFewDescriptors(log, files, settings.Limits.MaxSocketsPerNode, settings.Limits.MaxSocketsPerNode + Transport.SocketBudget.OtherDescriptors);
         if (settings.ForwardedHeaders.Enabled) app.UseForwardedHeaders(ForwardedHeaders(settings.ForwardedHeaders));
-        app.Use(async (http, next) =>
+        // The one request log line, and agent-server's {"detail": <reason>} for an error status with no body (405, a bare
+        // 404 or 401) — ASP.NET's status-code pages in the same async frame: every socket holds this frame for its life,
+        // and a second middleware's frame, feature and the Func<Task> of app.Use's other overload cost ~300 bytes more.
+        app.Use(async (HttpContext http, RequestDelegate next) =>
         {
-            // The one request log line: keys in the query are masked (CONTRACT §8).
             ServerInfoEndpoints.Touch();
-            await next();
+            await next(http);
+            await WriteBareErrorDetail(http);
+            // Keys in the query are masked (CONTRACT §8).
             LogRequest(log, http.Request.Method, ApiKeys.Mask(http.Request.Path, http.Request.QueryString), http.Response.StatusCode);
-        });
-        // An error status with no body (405, a bare 404 or 401) gets agent-server's {"detail": <reason>}.
-        app.UseStatusCodePages(async status =>
-        {
-            var response = status.HttpContext.Response;
-            if (status.HttpContext.WebSockets.IsWebSocketRequest && response.StatusCode < 500) return;
-            await response.WriteAsJsonAsync(new { detail = ReasonPhrases.GetReasonPhrase(response.StatusCode) });
         });
         app.UseWebClientFiles(settings);
         app.UseRouting();
         app.UseCanvasRoutes();
-        app.UseCors();
         app.UseWebSockets();
+        // CORS does not apply to WebSocket handshakes (browsers do not enforce it there), and its middleware resolves its
+        // policy provider from a request scope and marks HttpContext.Items on every request: for a socket, ~500 bytes
+        // held for its life. Upgrades skip it.
+        app.UseWhen(http => !http.WebSockets.IsWebSocketRequest, branch => branch.UseCors());
         app.MapHealth();
         app.MapServerInfo();
         app.MapClientSetup();
@@ -123,6 +123,21 @@ public static partial class GatewayApp
         app.MapClusterApi();
         app.MapWebClients();
         return app;
+    }
+
+    /// <summary>
+    /// An error status that went out with no body gets <c>{"detail": &lt;reason phrase&gt;}</c>, under the same conditions
+    /// as ASP.NET's status-code pages: nothing started, 400–599, no length and no content type set. A refused WebSocket
+    /// upgrade below 500 is left alone.
+    /// </summary>
+    internal static Task WriteBareErrorDetail(HttpContext http)
+    {
+        var response = http.Response;
+        if (response.HasStarted || response.StatusCode is < 400 or >= 600 || response.ContentLength.HasValue
+            || !string.IsNullOrEmpty(response.ContentType))
+            return Task.CompletedTask;
+        if (http.WebSockets.IsWebSocketRequest && response.StatusCode < 500) return Task.CompletedTask;
+        return response.WriteAsJsonAsync(new { detail = ReasonPhrases.GetReasonPhrase(response.StatusCode) });
     }
 
     /// <summary>X-Forwarded-For (and -Proto) believed from the configured proxies only (ASP.NET's own defaults cleared).</summary>

@@ -15,7 +15,8 @@ namespace Akka.Sync.Actors.Connections;
 /// quiet it asks the entity for its last seq, so a publish lost on the way is noticed: the socket sees every event
 /// exactly once, in order. It never restarts: a failure closes the socket (1011), and the client resumes.
 /// Across nodes it subscribes through its node's <see cref="ConversationRelay"/>, which it then watches and treats as
-/// the entity: the relay re-attaches when the entity moves, and answers the quiet check from what it forwarded.
+/// the entity: the relay re-attaches when the entity moves and makes the quiet check for all of them (a socket on a relay
+/// keeps no quiet timer of its own).
 /// </summary>
 /// <remarks>
 /// One of these lives per socket, so it is an <see cref="UntypedActor"/> whose state is a field and whose handlers are
@@ -42,7 +43,8 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     private readonly Dialect _dialect;
     private readonly IClientSink _sink;
     private readonly ConnectionSettings _settings;
-    private readonly ILoggingAdapter _log = Context.GetLogger();
+    // Made on the first line logged (rare: a failure, a gap), not per actor (~60 bytes per socket).
+    private ILoggingAdapter Log => field ??= Context.GetLogger();
     private ReplayFrom _from;
     private IActorRef? _entity;
     private long _lastDelivered;
@@ -123,7 +125,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         }
         catch (Exception e)
         {
-            _log.Error(e, "Conversation {0}: the connection failed on {1}; closing the socket", _id, message.GetType().Name);
+            Log.Error(e, "Conversation {0}: the connection failed on {1}; closing the socket", _id, message.GetType().Name);
             Close(CloseCodes.InternalError, "internal error");
             return true;
         }
@@ -192,7 +194,10 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
                 SyncMetrics.ReplayDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(_subscribedAt).TotalSeconds);
             }
             _phase = Phase.Live;
-            if (_settings.QuietResync > TimeSpan.Zero) Timers.StartPeriodicTimer("quiet", new QuietCheck(), _settings.QuietResync);
+            // Through a relay the quiet check is the relay's, once for the node (a local hop loses nothing): a timer per
+            // socket (~180 bytes, and a message per socket every QuietResync) only when subscribed to the entity itself.
+            if (_settings.QuietResync > TimeSpan.Zero && ReferenceEquals(_subscribeVia, _region))
+                Timers.StartPeriodicTimer("quiet", new QuietCheck(), _settings.QuietResync);
             return;
         }
         _phase = Phase.Replaying;
@@ -263,7 +268,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         if (r.Events.Length == 0 && _lastDelivered < _replayTarget)
         {
             // The log does not hold what the entity announced: a bug, not a client problem.
-            _log.Error("Conversation {0}: replay found nothing after seq {1} (target {2})", _id, _lastDelivered, _replayTarget);
+            Log.Error("Conversation {0}: replay found nothing after seq {1} (target {2})", _id, _lastDelivered, _replayTarget);
             Close(CloseCodes.InternalError, "replay failed");
             return;
         }
@@ -286,7 +291,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
             case Subscribed s:
                 // The answer to a quiet check (or a late one): anything published that never arrived is read from the log.
                 if (s.LastSeq <= _lastDelivered) return true;
-                _log.Warning("Conversation {0}: seqs {1}..{2} were published but never arrived; reading them from the log", _id, _lastDelivered + 1, s.LastSeq);
+                Log.Warning("Conversation {0}: seqs {1}..{2} were published but never arrived; reading them from the log", _id, _lastDelivered + 1, s.LastSeq);
                 Seen(s.LastSeq);
                 Timers.Cancel("quiet");
                 StartReplayOrLive();
@@ -303,7 +308,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     private bool RepairGapBefore(EventEnvelope e, long lastOfMessage)
     {
         if (e.Seq <= _lastDelivered + 1) return false;
-        _log.Warning("Conversation {0}: gap before seq {1} after {2}; repairing from the log", _id, e.Seq, _lastDelivered);
+        Log.Warning("Conversation {0}: gap before seq {1} after {2}; repairing from the log", _id, e.Seq, _lastDelivered);
         Seen(lastOfMessage);
         Timers.Cancel("quiet");
         StartReplayOrLive();
@@ -396,7 +401,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         if (e.Seq <= _lastDelivered) return true;
         if (e.Seq != _lastDelivered + 1)
         {
-            _log.Error("Conversation {0}: out-of-order seq {1} after {2}", _id, e.Seq, _lastDelivered);
+            Log.Error("Conversation {0}: out-of-order seq {1} after {2}", _id, e.Seq, _lastDelivered);
             return true;
         }
         if (!_sink.TryWriteEvent(e, replay))

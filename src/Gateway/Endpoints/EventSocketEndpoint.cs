@@ -20,15 +20,35 @@ public static partial class EventSocketEndpoint
 
     public static IEndpointRouteBuilder MapEventSocket(this IEndpointRouteBuilder app)
     {
-        app.Map("/sockets/events/{conversationId}", Handle).ExcludeFromDescription();
+        // The server's parts are resolved once, on the first socket, not per request: parameters bound by the request
+        // delegate factory are resolved from HttpContext.RequestServices, which opens a request scope per socket (its
+        // feature, scope, resolved-services table and dispose registration, ~400 bytes held for the socket's life).
+        var services = app.ServiceProvider;
+        Parts? parts = null;
+        app.Map("/sockets/events/{conversationId}", (RequestDelegate)(http =>
+                Handle(http, http.Request.RouteValues["conversationId"] as string ?? "", parts ??= new Parts(services))))
+            .ExcludeFromDescription();
         return app;
     }
 
-    private static async Task Handle(HttpContext http, string conversationId, GatewaySettings settings, ApiKeys keys,
-        ActorSystem system, IRequiredActor<ConversationRegion> region, ILoggerFactory loggers, FailedAuthLimiter limiter,
-        SocketBudget budget)
+    private sealed class Parts(IServiceProvider services)
     {
-        var log = loggers.CreateLogger("Akka.Sync.Gateway.EventSocket");
+        public GatewaySettings Settings { get; } = services.GetRequiredService<GatewaySettings>();
+        public ApiKeys Keys { get; } = services.GetRequiredService<ApiKeys>();
+        public ActorSystem System { get; } = services.GetRequiredService<ActorSystem>();
+        public IActorRef Region { get; } = services.GetRequiredService<IRequiredActor<ConversationRegion>>().ActorRef;
+        public ILogger Log { get; } = services.GetRequiredService<ILoggerFactory>().CreateLogger("Akka.Sync.Gateway.EventSocket");
+        public FailedAuthLimiter Limiter { get; } = services.GetRequiredService<FailedAuthLimiter>();
+        public SocketBudget Budget { get; } = services.GetRequiredService<SocketBudget>();
+
+        /// <summary>What every session of this node shares (one instance, not one per socket).</summary>
+        public SessionServices Session => _session ??= new SessionServices(Settings, Keys, Limiter, System, Region, Budget, Log);
+        private SessionServices? _session;
+    }
+
+    private static async Task Handle(HttpContext http, string conversationId, Parts parts)
+    {
+        var (settings, keys, limiter, budget, log) = (parts.Settings, parts.Keys, parts.Limiter, parts.Budget, parts.Log);
         if (!http.WebSockets.IsWebSocketRequest)
         {
             await Problem(http, 400, "expected a WebSocket upgrade");
@@ -77,16 +97,18 @@ public static partial class EventSocketEndpoint
             KeepAliveInterval = settings.Limits.PingInterval,
             KeepAliveTimeout = settings.Limits.PingTimeout,
         });
-        var connectionId = http.TraceIdentifier;
-        var conversation = validId ? id.Hex : conversationId;
-        // A scope held for the socket's life: LoggerMessage's two-value state (~50 bytes), not a dictionary (~600 bytes per socket).
-        using var scope = SocketScope(log, validId ? id.Hex : "-", connectionId);
+        // No logging scope of its own: the request's scope (ASP.NET's, held for the socket's life anyway) already names the
+        // connection (RequestId, the connection id below) and the path (the conversation), and every line here does too.
+        // The connection id (the request's trace id) and the id's text are made only for the two lines at Information:
+        // held for the socket's life otherwise (~150 bytes).
+        var logged = log.IsEnabled(LogLevel.Information);
+        var connectionId = logged ? http.TraceIdentifier : "";
+        var conversation = !logged ? "" : validId ? id.Hex : conversationId;
         LogOpened(log, connectionId, conversation, from.Kind.ToString());
         var slot = budget.TryTake();
         try
         {
-            var services = new SessionServices(settings, keys, limiter, system, region.ActorRef, budget, log);
-            var session = new V1Session(socket, services, http, validId ? id : null, authenticated, from, slot);
+            var session = new V1Session(socket, parts.Session, http, validId ? id : null, authenticated, from, slot);
             var (code, reason, sent, read) = await session.RunAsync();
             LogClosed(log, connectionId, conversation, code, reason, sent, read);
         }
@@ -95,9 +117,6 @@ public static partial class EventSocketEndpoint
             if (slot) budget.Release();
         }
     }
-
-    private static readonly Func<ILogger, string, string, IDisposable?> SocketScope =
-        LoggerMessage.DefineScope<string, string>("Conversation {ConversationId} connection {ConnectionId}");
 
     private static Task Problem(HttpContext http, int status, string detail)
     {

@@ -50,8 +50,7 @@ public abstract class SocketSession : IClientSink
     /// <summary>Runs the session until the socket ends; answers how it closed (code, reason, frames sent and read).</summary>
     public async Task<(int Code, string Reason, long FramesSent, long MessagesRead)> RunAsync()
     {
-        Transport.Start();
-        Services.Budget.TrackPump(Transport);
+        Services.Budget.StartPump(Transport);
         SyncMetrics.SocketsOpen.Add(1, _dialectTag);
         try
         {

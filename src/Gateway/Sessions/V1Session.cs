@@ -17,7 +17,11 @@ namespace Akka.Sync.Gateway.Sessions;
 public sealed partial class V1Session(WebSocket socket, SessionServices services, HttpContext http, ConversationId? id,
     bool authenticated, ReplayFrom from, bool hasSlot) : SocketSession(socket, V1JsonCodec.Instance, services)
 {
-    protected override async Task RunSessionAsync()
+    /// <remarks>
+    /// Not an async method: on the usual path (the key came with the upgrade) it returns the receive loop's task itself,
+    /// so an idle socket holds no frame of this method (~130 bytes).
+    /// </remarks>
+    protected override Task RunSessionAsync()
     {
         if (Services.Budget.Draining)
             Transport.Close(CloseCodes.ServiceRestart, SocketBudget.RestartReason);
@@ -25,15 +29,24 @@ public sealed partial class V1Session(WebSocket socket, SessionServices services
             Transport.Close(CloseCodes.TryAgainLater, SocketBudget.FullReason);
         else if (id is not { } conversation)
             Transport.Close(CloseCodes.NotFound, "Conversation not found");
-        else if (!authenticated && !await AuthenticateFirstFrame(conversation))
+        else if (!authenticated)
+            return AuthenticateThenReceive(conversation);
+        else
+            Connect(conversation, from);
+        return ReceiveLoop();
+    }
+
+    private async Task AuthenticateThenReceive(ConversationId conversation)
+    {
+        if (await AuthenticateFirstFrame(conversation))
+            Connect(conversation, from);
+        else
         {
             SyncMetrics.AuthFailures.Add(1, new KeyValuePair<string, object?>("surface", "v1_socket"));
             Services.Limiter.Failed(http);
             LogAuthRejected(Services.Log, conversation.Hex);
             Transport.Close(CloseCodes.AuthenticationFailed, "Authentication failed");
         }
-        else
-            Connect(conversation, from);
         await ReceiveLoop();
     }
 

@@ -7,24 +7,21 @@ namespace Akka.Sync.Gateway.Transport;
 /// reset per frame, would cost every socket and every frame): once a second it aborts each socket whose send in
 /// progress is older than <c>Limits:SendTimeout</c> (<see cref="WebSocketTransport.AbortIfSendStuck"/>).
 /// </summary>
+/// <param name="transports">The node's running transports (<see cref="SocketBudget"/>'s one registry of them).</param>
 public sealed class SendDeadlines : IDisposable
 {
-    private readonly ConcurrentDictionary<WebSocketTransport, byte> _transports = new();
+    private readonly ConcurrentDictionary<WebSocketTransport, byte> _transports;
     private readonly Timer _timer;
 
-    public SendDeadlines() => _timer = new Timer(_ => Check(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    public SendDeadlines(ConcurrentDictionary<WebSocketTransport, byte> transports)
+    {
+        _transports = transports;
+        _timer = new Timer(_ => Check(), null, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+    }
 
     /// <summary>Sockets aborted for a missed send deadline since start.</summary>
     public long Aborted => Interlocked.Read(ref _aborted);
     private long _aborted;
-
-    /// <summary>Watches a started transport until its pump completes.</summary>
-    public void Watch(WebSocketTransport transport)
-    {
-        _transports.TryAdd(transport, 0);
-        transport.Completion.ContinueWith(_ => _transports.TryRemove(transport, out byte _), CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-    }
 
     private void Check()
     {

@@ -8,11 +8,24 @@ namespace Akka.Sync.Gateway.Transport;
 /// holds their send deadlines. When the node stops it drains: every socket is closed with 1012 (reconnect now, to
 /// another node) and new ones get the same close at once.
 /// </summary>
-public sealed class SocketBudget(GatewaySettings settings) : IDisposable
+public sealed class SocketBudget : IDisposable
 {
-    private readonly SendDeadlines _deadlines = new();
+    private readonly GatewaySettings _settings;
+    private readonly SendDeadlines _deadlines;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<WebSocketTransport, byte> _running = new();
+    private readonly Action<WebSocketTransport> _pumpEnded;
     private volatile bool _draining;
+
+    public SocketBudget(GatewaySettings settings)
+    {
+        _settings = settings;
+        _deadlines = new SendDeadlines(_running);
+        _pumpEnded = transport =>
+        {
+            _running.TryRemove(transport, out _);
+            Interlocked.Decrement(ref _pumps);
+        };
+    }
 
     public const string RestartReason = "service restart: reconnect to another node with your last event id";
 
@@ -42,17 +55,15 @@ public sealed class SocketBudget(GatewaySettings settings) : IDisposable
     /// <summary>Outbound pumps (<see cref="WebSocketTransport"/>) started and not yet completed.</summary>
     public int Pumps => Volatile.Read(ref _pumps);
 
-    /// <summary>Counts a started transport's pump until it completes.</summary>
-    public void TrackPump(WebSocketTransport transport)
+    /// <summary>
+    /// Starts a transport's pump and counts it until it completes; its send deadline is watched meanwhile (one registry,
+    /// one shared completion callback: nothing allocated per socket for the tracking but the registry's entry).
+    /// </summary>
+    public void StartPump(WebSocketTransport transport)
     {
-        _deadlines.Watch(transport);
         Interlocked.Increment(ref _pumps);
         _running.TryAdd(transport, 0);
-        transport.Completion.ContinueWith(_ =>
-        {
-            _running.TryRemove(transport, out byte _);
-            Interlocked.Decrement(ref _pumps);
-        }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        transport.Start(_pumpEnded);
         // Added before the flag is read: a socket opened while the node starts draining is closed by one or the other.
         if (_draining) transport.Close(Protocol.CloseCodes.ServiceRestart, RestartReason);
     }
@@ -60,7 +71,7 @@ public sealed class SocketBudget(GatewaySettings settings) : IDisposable
     /// <summary>Takes a slot; false (and nothing taken) when the node is full.</summary>
     public bool TryTake()
     {
-        if (Interlocked.Increment(ref _open) <= settings.Limits.MaxSocketsPerNode) return true;
+        if (Interlocked.Increment(ref _open) <= _settings.Limits.MaxSocketsPerNode) return true;
         Interlocked.Decrement(ref _open);
         return false;
     }

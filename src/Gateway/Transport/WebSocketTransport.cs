@@ -50,13 +50,31 @@ public sealed class WebSocketTransport
     /// Starts the pump. A plain loop over the channel, not an Akka.Streams graph: a materialised graph per socket cost
     /// ~30 KB and an actor hop per frame (docs/benchmarks.md, "fan-out" and "idle sockets").
     /// </summary>
-    public void Start() => Completion = Task.Run(PumpAsync);
+    /// <remarks>
+    /// The pump is started by a plain call, not <c>Task.Run</c> (whose <c>Task&lt;Task&gt;</c>, unwrap promise and delegate
+    /// stayed alive per socket, ~200 bytes), and tells <paramref name="ended"/> when it stops instead of a
+    /// <c>ContinueWith</c> per watcher (~200 bytes each); it starts on an empty queue, so the call returns at its first wait.
+    /// </remarks>
+    public void Start(Action<WebSocketTransport>? ended = null)
+    {
+        _ended = ended;
+        Completion = PumpAsync();
+    }
+
+    private Action<WebSocketTransport>? _ended;
 
     private async Task PumpAsync()
     {
-        while (await _queue.WaitToReadAsync().ConfigureAwait(false))
-            while (_queue.TryRead(out var item))
-                await SendAsync(item).ConfigureAwait(false);
+        try
+        {
+            while (await _queue.WaitToReadAsync().ConfigureAwait(false))
+                while (_queue.TryRead(out var item))
+                    await SendAsync(item).ConfigureAwait(false);
+        }
+        finally
+        {
+            _ended?.Invoke(this);
+        }
     }
 
     /// <summary>
