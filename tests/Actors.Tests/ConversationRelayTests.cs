@@ -154,6 +154,27 @@ public sealed class ConversationRelayTests(ITestOutputHelper output) : SqliteAct
         Assert.NotEqual(relay, entity.FishForMessage<Subscribe>(_ => true, Wait).Relay);
     }
 
+    [Fact]
+    public void A_socket_that_stops_before_its_subscription_is_answered_is_withdrawn_through_the_registry_and_the_relay_retires()
+    {
+        // Sockets and relays do not watch each other: a socket that does not know its relay yet (its subscription is
+        // pending) tells the registry, which tells the conversation's relays.
+        var entity = CreateTestProbe();
+        var registry = Registry(entity.Ref);
+        var id = ConversationId.New();
+        var connection = Connect(entity.Ref, registry, id, ReplayFrom.LiveOnly, new RecordingSink());
+        var sub = entity.ExpectMsg<Subscribe>(Wait); // not answered
+        var relay = sub.Relay!;
+        Watch(relay);
+
+        Sys.Stop(connection);
+
+        var left = entity.FishForMessage<Unsubscribe>(_ => true, Wait);
+        Assert.Equal((connection, relay), (left.Subscriber, left.Relay));
+        ExpectTerminated(relay, Wait);
+        AwaitCondition(() => Relays(registry) == 0, Wait);
+    }
+
     // ---- the relay's stream, against a scripted entity ----
 
     /// <summary>

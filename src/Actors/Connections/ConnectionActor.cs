@@ -14,16 +14,16 @@ namespace Akka.Sync.Actors.Connections;
 /// a chunk. When the entity stops or moves it resubscribes from the last delivered seq, and when the conversation is
 /// quiet it asks the entity for its last seq, so a publish lost on the way is noticed: the socket sees every event
 /// exactly once, in order. It never restarts: a failure closes the socket (1011), and the client resumes.
-/// Across nodes it subscribes through its node's <see cref="ConversationRelay"/>, which it then watches and treats as
-/// the entity: the relay re-attaches when the entity moves and makes the quiet check for all of them (a socket on a relay
-/// keeps no quiet timer of its own).
+/// Across nodes it subscribes through its node's <see cref="ConversationRelay"/>, which it then treats as the entity: the
+/// relay re-attaches when the entity moves and makes the quiet check for all of them (a socket on a relay keeps no quiet
+/// timer of its own). A socket and its relay do not watch each other: each tells the other when it stops.
 /// </summary>
 /// <remarks>
 /// One of these lives per socket, so it is an <see cref="UntypedActor"/> whose state is a field and whose handlers are
 /// one <c>switch</c> per state, compiled once: a <see cref="ReceiveActor"/> builds its handler table per instance and
 /// again on every <c>Become</c> (two tables of ~16 delegates each, ~2.6 KB per socket; bench/NOTES.md, "100k sockets").
 /// </remarks>
-public sealed class ConnectionActor : UntypedActor, IWithTimers
+public sealed class ConnectionActor : UntypedActor
 {
     private enum Phase : byte { Subscribing, Replaying, Live }
 
@@ -31,21 +31,22 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     public sealed record ClientUserAction(Akka.Sync.Protocol.V0.V0Incoming Action, long? AckId = null);
     public sealed record ClientBadFrame(string Detail);
     private sealed record EntityTerminated;
-    private sealed record RetrySubscribe;
-    private sealed record RetryRead;
+    // Timer messages carry their timer's generation: one cancelled or replaced meanwhile is ignored when it arrives.
+    private sealed record RetrySubscribe(int Generation);
+    private sealed record RetryRead(int Generation);
     private sealed record RoomForReplay;
-    private sealed record QuietCheck;
+    private sealed record QuietCheck(int Generation);
     private sealed record MessageOutcome(object Result, long? AckId);
 
     private readonly IActorRef _region;
-    private readonly IActorRef _subscribeVia;
-    private readonly ConversationId _id;
+    private readonly IActorRef _subscribeVia; // the relay registry, or the region itself (Direct)
     private readonly Dialect _dialect;
-    private readonly IClientSink _sink;
+    private ConversationId _id; // with the sink, from the constructor or the first message (Start, shared props)
+    private IClientSink _sink = null!;
     private readonly ConnectionSettings _settings;
     // Made on the first line logged (rare: a failure, a gap), not per actor (~60 bytes per socket).
     private ILoggingAdapter Log => field ??= Context.GetLogger();
-    private ReplayFrom _from;
+    private ReplayFrom _from = null!;
     private IActorRef? _entity;
     private long _lastDelivered;
     private long _replayTarget;
@@ -59,7 +60,26 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     private readonly long _subscribedAt = System.Diagnostics.Stopwatch.GetTimestamp();
     private Phase _phase = Phase.Subscribing;
 
-    public ITimerScheduler Timers { get; set; } = null!;
+    // The actor's three timers, without Akka's TimerScheduler (its scheduler, table and entries, ~240 bytes, were held
+    // per socket for its life): a cancelable while one runs, and a generation each.
+    private ICancelable? _subscribeTimer, _readTimer, _quietTimer;
+    private int _subscribeGeneration, _readGeneration, _quietGeneration;
+
+    private void StartTimer(ref ICancelable? timer, object message, TimeSpan delay, bool periodic = false)
+    {
+        timer?.Cancel();
+        var scheduler = Context.System.Scheduler;
+        timer = periodic
+            ? scheduler.ScheduleTellRepeatedlyCancelable(delay, delay, Self, message, Self)
+            : scheduler.ScheduleTellOnceCancelable(delay, Self, message, Self);
+    }
+
+    private static void CancelTimer(ref ICancelable? timer, ref int generation)
+    {
+        timer?.Cancel();
+        timer = null;
+        generation++;
+    }
 
     /// <summary>The seq of the last event handed to the socket (for tests and logs).</summary>
     public long LastDelivered => _lastDelivered;
@@ -86,6 +106,34 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         public void Release(ActorBase actor) { }
     }
 
+    /// <summary>
+    /// The first message of an actor made from <see cref="SharedProps"/>: its socket's conversation, replay start and sink.
+    /// </summary>
+    public sealed record Start(ConversationId Id, ReplayFrom From, IClientSink Sink);
+
+    /// <summary>
+    /// Props one node shares between all its sockets of one dialect (the gateway adds <see cref="ConnectionMailbox"/> once):
+    /// each actor made from them waits for its <see cref="Start"/>, told right after it is made, and subscribes then.
+    /// Per-socket props (a producer, the props and their deploy, ~220 bytes) were held by each actor for its life.
+    /// </summary>
+    public static Props SharedProps(IActorRef region, Dialect dialect, ConnectionSettings settings, IActorRef? relays) =>
+        Akka.Actor.Props.CreateBy(new SharedProducer(region, dialect, settings, relays));
+
+    private sealed class SharedProducer(IActorRef region, Dialect dialect, ConnectionSettings settings, IActorRef? relays) : IIndirectActorProducer
+    {
+        public Type ActorType => typeof(ConnectionActor);
+        public ActorBase Produce() => new ConnectionActor(region, dialect, settings, relays);
+        public void Release(ActorBase actor) { }
+    }
+
+    private ConnectionActor(IActorRef region, Dialect dialect, ConnectionSettings settings, IActorRef? relays)
+    {
+        _region = region;
+        _subscribeVia = relays ?? region;
+        _dialect = dialect;
+        _settings = settings;
+    }
+
     public ConnectionActor(IActorRef region, ConversationId id, Dialect dialect, ReplayFrom from, IClientSink sink, ConnectionSettings settings,
         IActorRef? relays = null)
     {
@@ -100,6 +148,21 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
 
     protected override void OnReceive(object message)
     {
+        if (_sink is null)
+        {
+            // Made from the shared props: its Start comes first (the session tells it right after making it).
+            if (message is Start start)
+            {
+                (_id, _from, _sink) = (start.Id, start.From, start.Sink);
+                SendSubscribe();
+            }
+            else
+            {
+                Log.Error("A connection got {0} before its Start; stopping", message.GetType().Name);
+                Context.Stop(Self);
+            }
+            return;
+        }
         var handled = _phase switch
         {
             Phase.Subscribing => Subscribing(message),
@@ -109,7 +172,10 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         if (!handled && !ReceiveCommon(message)) Unhandled(message);
     }
 
-    protected override void PreStart() => SendSubscribe();
+    protected override void PreStart()
+    {
+        if (_sink is not null) SendSubscribe(); // else on its Start
+    }
 
     /// <summary>
     /// A connection actor must never restart: a restart would subscribe from where it began and send the full state and
@@ -133,7 +199,12 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
 
     protected override void PostStop()
     {
-        _entity?.Tell(new Unsubscribe(_id, Self));
+        CancelTimer(ref _subscribeTimer, ref _subscribeGeneration);
+        CancelTimer(ref _readTimer, ref _readGeneration);
+        CancelTimer(ref _quietTimer, ref _quietGeneration);
+        // Through a relay, a subscription still pending is withdrawn through the registry (the socket does not know its
+        // relay yet). An actor stopped before its Start never subscribed.
+        if (_sink is not null) (_entity ?? (Direct ? null : _subscribeVia))?.Tell(new Unsubscribe(_id, Self));
         base.PostStop();
     }
 
@@ -145,7 +216,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         {
             case Subscribed s: OnSubscribed(s); return true;
             case Refused r: CloseWith(r.Reason); return true;
-            case RetrySubscribe: SendSubscribe(); return true;
+            case RetrySubscribe r when r.Generation == _subscribeGeneration: SendSubscribe(); return true;
             case EventEnvelope e: Seen(e.Seq); return true;
             case EventsPublished b: Seen(b.Events[^1].Seq); return true;
             default: return false;
@@ -159,15 +230,19 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     {
         _subscribeVia.Tell(new Subscribe(_id, Self, _from, _dialect));
         // The region buffers while a shard is homeless; retry in case the entity never answered.
-        Timers.StartSingleTimer("subscribe", new RetrySubscribe(), _settings.RequestTimeout);
+        StartTimer(ref _subscribeTimer, new RetrySubscribe(++_subscribeGeneration), _settings.RequestTimeout);
     }
+
+    /// <summary>Subscribed to the entity itself (no relay): it may be on another node, and is watched.</summary>
+    private bool Direct => ReferenceEquals(_subscribeVia, _region);
 
     private void OnSubscribed(Subscribed s)
     {
-        Timers.Cancel("subscribe");
-        if (_entity is not null) Context.Unwatch(_entity);
+        CancelTimer(ref _subscribeTimer, ref _subscribeGeneration);
+        // A relay is not watched: it tells its sockets when it stops (ConversationRelay.Stopped), and is told when one does.
+        if (_entity is not null && Direct) Context.Unwatch(_entity);
         _entity = Sender;
-        Context.WatchWith(_entity, new EntityTerminated());
+        if (Direct) Context.WatchWith(_entity, new EntityTerminated());
         if (!_sentFullState)
         {
             _sink.WriteFullState(s.FullState);
@@ -178,7 +253,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         // A read sent to an entity that has gone will not be answered: start reading afresh.
         _replayTarget = s.LastSeq;
         _readFrom = 0;
-        Timers.Cancel("read");
+        CancelTimer(ref _readTimer, ref _readGeneration);
         StartReplayOrLive();
     }
 
@@ -196,8 +271,8 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
             _phase = Phase.Live;
             // Through a relay the quiet check is the relay's, once for the node (a local hop loses nothing): a timer per
             // socket (~180 bytes, and a message per socket every QuietResync) only when subscribed to the entity itself.
-            if (_settings.QuietResync > TimeSpan.Zero && ReferenceEquals(_subscribeVia, _region))
-                Timers.StartPeriodicTimer("quiet", new QuietCheck(), _settings.QuietResync);
+            if (_settings.QuietResync > TimeSpan.Zero && Direct)
+                StartTimer(ref _quietTimer, new QuietCheck(++_quietGeneration), _settings.QuietResync, periodic: true);
             return;
         }
         _phase = Phase.Replaying;
@@ -212,7 +287,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         {
             case EventRange r: OnRange(r); return true;
             // Both may find the replay already complete (a late answer delivered the rest meanwhile).
-            case RetryRead: _readFrom = 0; StartReplayOrLive(); return true;
+            case RetryRead r when r.Generation == _readGeneration: _readFrom = 0; StartReplayOrLive(); return true;
             case RoomForReplay: _awaitingRoom = false; StartReplayOrLive(); return true;
             case EventEnvelope e: Seen(e.Seq); return true;
             case EventsPublished b: Seen(b.Events[^1].Seq); return true;
@@ -232,7 +307,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         if (_readFrom != 0) return; // one read in flight at a time; its answer asks for the next
         _readFrom = _lastDelivered + 1;
         _region.Tell(new ReadRange(_id, _readFrom, _replayTarget, _settings.ReplayChunk));
-        Timers.StartSingleTimer("read", new RetryRead(), _settings.RequestTimeout);
+        StartTimer(ref _readTimer, new RetryRead(++_readGeneration), _settings.RequestTimeout);
     }
 
     /// <summary>Replay is paced by the socket: read on once its queue has room (never at once: it would be refused again).</summary>
@@ -250,7 +325,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         var current = _readFrom != 0 && (r.Events.Length == 0 || r.Events[0].Seq == _readFrom);
         if (current)
         {
-            Timers.Cancel("read");
+            CancelTimer(ref _readTimer, ref _readGeneration);
             _readFrom = 0;
         }
         foreach (var e in r.Events)
@@ -293,10 +368,10 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
                 if (s.LastSeq <= _lastDelivered) return true;
                 Log.Warning("Conversation {0}: seqs {1}..{2} were published but never arrived; reading them from the log", _id, _lastDelivered + 1, s.LastSeq);
                 Seen(s.LastSeq);
-                Timers.Cancel("quiet");
+                CancelTimer(ref _quietTimer, ref _quietGeneration);
                 StartReplayOrLive();
                 return true;
-            case QuietCheck: CheckQuiet(); return true;
+            case QuietCheck q when q.Generation == _quietGeneration: CheckQuiet(); return true;
             case Refused r: CloseWith(r.Reason); return true;
             default: return false;
         }
@@ -310,7 +385,7 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
         if (e.Seq <= _lastDelivered + 1) return false;
         Log.Warning("Conversation {0}: gap before seq {1} after {2}; repairing from the log", _id, e.Seq, _lastDelivered);
         Seen(lastOfMessage);
-        Timers.Cancel("quiet");
+        CancelTimer(ref _quietTimer, ref _quietGeneration);
         StartReplayOrLive();
         return true;
     }
@@ -331,9 +406,10 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
     {
         switch (message)
         {
+            case ConversationRelay.Stopped when !Direct && (_entity is null || Sender.Equals(_entity)):
             case EntityTerminated:
-                // The entity passivated, moved or its node died: resubscribe from what the socket has. Not while this node
-                // stops: the socket is about to be closed (1012) and its client resumes on another node.
+                // The entity passivated, moved or its node died (or the relay failed): resubscribe from what the socket has.
+                // Not while this node stops: the socket is about to be closed (1012) and its client resumes on another node.
                 _entity = null;
                 _from = ReplayFrom.Seq(_lastDelivered);
                 _phase = Phase.Subscribing;
@@ -346,9 +422,11 @@ public sealed class ConnectionActor : UntypedActor, IWithTimers
             case ClientBadFrame b: _sink.WriteError("bad_frame", b.Detail); return true;
             // Left over from a replay that ended or was interrupted by a resubscription, or from leaving Live.
             case EventRange: return true;
-            case RetryRead: _readFrom = 0; return true;
+            case RetryRead r: if (r.Generation == _readGeneration) _readFrom = 0; return true;
+            case RetrySubscribe: return true; // a retry cancelled or replaced meanwhile
             case RoomForReplay: _awaitingRoom = false; return true;
             case QuietCheck: return true;
+            case ConversationRelay.Stopped: return true; // from a relay this socket has already left
             default: return false;
         }
     }

@@ -35,8 +35,16 @@ public sealed class ConversationRelay : ReceiveActor, IWithTimers
         public static readonly Retire Instance = new();
     }
 
+    /// <summary>
+    /// To each of its sockets when a relay stops (only on a failure: a relay retires once it has none): resubscribe.
+    /// Told from its <c>PostStop</c>, after everything it sent them, instead of each socket watching its relay.
+    /// </summary>
+    public sealed record Stopped
+    {
+        public static readonly Stopped Instance = new();
+    }
+
     private sealed record EntityTerminated(IActorRef Entity);
-    private sealed record SocketTerminated(IActorRef Socket);
     private sealed record RetryResubscribe;
     private sealed record RetryRead;
     private sealed record QuietCheck;
@@ -75,7 +83,6 @@ public sealed class ConversationRelay : ReceiveActor, IWithTimers
         Receive<Ended>(e => EndAll(e.Reason));
         Receive<EntityTerminated>(OnEntityTerminated);
         Receive<Unsubscribe>(u => RemoveSocket(u.Subscriber));
-        Receive<SocketTerminated>(t => RemoveSocket(t.Socket));
         Receive<RetryResubscribe>(_ => { if (_resubscribing) SendResubscribe(); });
         Receive<RetryRead>(_ => { _readFrom = 0; CatchUp(); });
         Receive<QuietCheck>(_ => CheckQuiet());
@@ -88,7 +95,17 @@ public sealed class ConversationRelay : ReceiveActor, IWithTimers
 
     protected override void PreStart() => SyncMetrics.RelaysActive.Add(1);
 
-    protected override void PostStop() => SyncMetrics.RelaysActive.Add(-1);
+    /// <remarks>
+    /// Sockets and their relay do not watch each other (on the same node; a watch on both sides gave every connection
+    /// actor Akka's full actor state, ~700 bytes per socket): a socket tells its relay when it stops
+    /// (<see cref="Unsubscribe"/>, through the registry while its subscription is pending), and a relay that stops tells
+    /// its sockets (<see cref="Stopped"/>).
+    /// </remarks>
+    protected override void PostStop()
+    {
+        foreach (var socket in _attached.Concat(_pending)) socket.Tell(Stopped.Instance, Self);
+        SyncMetrics.RelaysActive.Add(-1);
+    }
 
     /// <summary>The sockets this relay forwards to (for tests).</summary>
     public int Attached => _attached.Count;
@@ -104,7 +121,7 @@ public sealed class ConversationRelay : ReceiveActor, IWithTimers
             socket.Tell(new Subscribed(_id, _forwarded, Math.Min(s.From.AfterSeq, _forwarded), []), Self);
             return;
         }
-        if (!_attached.Contains(socket) && _pending.Add(socket)) Context.WatchWith(socket, new SocketTerminated(socket));
+        if (!_attached.Contains(socket)) _pending.Add(socket);
         _region.Tell(s with { Relay = Self });
     }
 
@@ -112,7 +129,6 @@ public sealed class ConversationRelay : ReceiveActor, IWithTimers
     {
         var removed = _pending.Remove(socket) | _attached.Remove(socket);
         if (!removed) return;
-        Context.Unwatch(socket);
         _region.Tell(new Unsubscribe(_id, socket, Self));
         if (_attached.Count == 0) ResetStream();
         if (_attached.Count == 0 && _pending.Count == 0) GoIdle();
@@ -121,11 +137,7 @@ public sealed class ConversationRelay : ReceiveActor, IWithTimers
     /// <summary>The conversation ended every subscription (deleted), or is gone: every socket is told.</summary>
     private void EndAll(RefusalReason reason)
     {
-        foreach (var socket in _attached.Concat(_pending))
-        {
-            Context.Unwatch(socket);
-            socket.Tell(new Ended(_id, reason), Self);
-        }
+        foreach (var socket in _attached.Concat(_pending)) socket.Tell(new Ended(_id, reason), Self);
         _attached.Clear();
         _pending.Clear();
         ResetStream();
@@ -183,7 +195,6 @@ public sealed class ConversationRelay : ReceiveActor, IWithTimers
         if (r.Subscriber is not { } socket) return;
         socket.Tell(r, Self);
         if (!_pending.Remove(socket)) return;
-        Context.Unwatch(socket);
         if (_attached.Count == 0 && _pending.Count == 0) GoIdle();
     }
 

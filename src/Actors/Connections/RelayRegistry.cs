@@ -24,6 +24,7 @@ public sealed class RelayRegistry : ReceiveActor
 
     private readonly Dictionary<ConversationId, IActorRef> _relays = [];
     private readonly Dictionary<IActorRef, ConversationId> _running = [];
+    private readonly Dictionary<ConversationId, List<IActorRef>> _incarnations = []; // running relays per conversation (the current one, and retired ones still serving)
     private readonly IActorRef _region;
     private readonly ConnectionSettings _settings;
     private long _started;
@@ -36,6 +37,13 @@ public sealed class RelayRegistry : ReceiveActor
         _region = region;
         _settings = settings;
         Receive<Subscribe>(s => RelayFor(s.ConversationId).Forward(s));
+        // A socket that stops before its subscription was answered does not know its relay: every running incarnation
+        // for the conversation is told (a retired one may still hold it as pending); the others ignore it.
+        Receive<Unsubscribe>(u =>
+        {
+            if (_incarnations.TryGetValue(u.ConversationId, out var relays))
+                foreach (var relay in relays) relay.Forward(u);
+        });
         Receive<ConversationRelay.Idle>(i =>
         {
             // Subscriptions routed here before this point reach the relay before Retire does, and it serves them.
@@ -45,8 +53,9 @@ public sealed class RelayRegistry : ReceiveActor
         });
         Receive<Terminated>(t =>
         {
-            if (_running.Remove(t.ActorRef, out var id) && _relays.TryGetValue(id, out var relay) && relay.Equals(t.ActorRef))
-                _relays.Remove(id);
+            if (!_running.Remove(t.ActorRef, out var id)) return;
+            if (_relays.TryGetValue(id, out var relay) && relay.Equals(t.ActorRef)) _relays.Remove(id);
+            if (_incarnations.TryGetValue(id, out var relays) && relays.Remove(t.ActorRef) && relays.Count == 0) _incarnations.Remove(id);
         });
         Receive<GetStats>(_ => Sender.Tell(new Stats(_running.Count)));
     }
@@ -61,6 +70,8 @@ public sealed class RelayRegistry : ReceiveActor
         Context.Watch(relay);
         _relays[id] = relay;
         _running[relay] = id;
+        if (!_incarnations.TryGetValue(id, out var incarnations)) _incarnations[id] = incarnations = new List<IActorRef>(1);
+        incarnations.Add(relay);
         return relay;
     }
 }

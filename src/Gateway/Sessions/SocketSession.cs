@@ -16,6 +16,16 @@ public sealed record SessionServices(GatewaySettings Settings, ApiKeys Keys, Fai
 {
     /// <summary>This node's relay registry (<c>Cluster:NodeRelay</c>, on by default); null: sockets subscribe themselves.</summary>
     public IActorRef? Relays => Settings.Akka.Cluster.NodeRelay ? Akka.Hosting.ActorRegistry.For(System).Get<RelayRegistryKey>() : null;
+
+    private Props? _v1Connections, _v0Connections;
+
+    /// <summary>The props of this node's connection actors for a dialect, made once (<see cref="ConnectionActor.SharedProps"/>).</summary>
+    public Props ConnectionProps(Dialect dialect) => dialect == Dialect.V1
+        ? _v1Connections ??= MakeConnectionProps(dialect)
+        : _v0Connections ??= MakeConnectionProps(dialect);
+
+    private Props MakeConnectionProps(Dialect dialect) =>
+        ConnectionActor.SharedProps(Region, dialect, Settings.Akka.Connection, Relays).WithMailbox(ConnectionMailbox.ConfigPath);
 }
 
 /// <summary>
@@ -107,9 +117,12 @@ public abstract class SocketSession : IClientSink
     }
 
     /// <summary>Starts the connection actor that subscribes this session to its conversation.</summary>
-    protected void Connect(ConversationId id, ReplayFrom from) =>
-        Connection = Services.System.ActorOf(ConnectionActor.Props(Services.Region, id, Codec.Dialect, from, this,
-            Services.Settings.Akka.Connection, Services.Relays).WithMailbox(ConnectionMailbox.ConfigPath));
+    protected void Connect(ConversationId id, ReplayFrom from)
+    {
+        var connection = Services.System.ActorOf(Services.ConnectionProps(Codec.Dialect));
+        connection.Tell(new ConnectionActor.Start(id, from, this));
+        Connection = connection;
+    }
 
     // ---- IClientSink: what the connection actor writes, encoded by the codec ----
 

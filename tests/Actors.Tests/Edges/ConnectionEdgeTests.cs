@@ -80,6 +80,79 @@ public sealed class ConnectionEdgeTests(ITestOutputHelper output) : Akka.TestKit
     }
 
     [Fact]
+    public void An_unanswered_subscribe_is_sent_again_after_the_request_timeout_and_not_after_it_is_answered()
+    {
+        var entity = CreateTestProbe();
+        var id = ConversationId.New();
+        var sink = new RecordingSink();
+        var settings = Fast with { RequestTimeout = TimeSpan.FromMilliseconds(300) };
+        Sys.ActorOf(ConnectionActor.Props(entity.Ref, id, Dialect.V1, ReplayFrom.LiveOnly, sink, settings));
+        entity.ExpectMsg<Subscribe>(Wait); // lost: not answered
+        entity.ExpectMsg<Subscribe>(Wait); // the retry
+        entity.Reply(new Subscribed(id, 0, 0, "{}"u8.ToArray()));
+        AwaitCondition(() => sink.ReplaysCompleted == 1, Wait);
+
+        entity.ExpectNoMsg(TimeSpan.FromMilliseconds(1000)); // no retry once answered (QuietResync is off in Fast)
+        Assert.Equal(1, sink.FullStates);
+    }
+
+    [Fact]
+    public void Connections_from_the_nodes_shared_props_each_subscribe_for_their_own_socket_once_started()
+    {
+        var entity = CreateTestProbe();
+        var props = ConnectionActor.SharedProps(entity.Ref, Dialect.V1, Fast, relays: null);
+        var (a, b) = (ConversationId.New(), ConversationId.New());
+        var (sinkA, sinkB) = (new RecordingSink(), new RecordingSink());
+        var connA = Sys.ActorOf(props);
+        var connB = Sys.ActorOf(props);
+        entity.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // nothing before its Start
+
+        connA.Tell(new ConnectionActor.Start(a, ReplayFrom.Seq(3), sinkA));
+        connB.Tell(new ConnectionActor.Start(b, ReplayFrom.LiveOnly, sinkB));
+        var subs = new[] { entity.ExpectMsg<Subscribe>(Wait), entity.ExpectMsg<Subscribe>(Wait) }.OrderBy(x => x.ConversationId == a ? 0 : 1).ToArray();
+        Assert.Equal((a, connA, ReplayFrom.Seq(3)), (subs[0].ConversationId, subs[0].Subscriber, subs[0].From));
+        Assert.Equal((b, connB, ReplayFrom.LiveOnly), (subs[1].ConversationId, subs[1].Subscriber, subs[1].From));
+        entity.Send(connA, new Subscribed(a, 5, 3, "{}"u8.ToArray()));
+        var read = entity.ExpectMsg<ReadRange>(Wait);
+        Assert.Equal((a, 4L, 5L), (read.ConversationId, read.FromSeq, read.ToSeq));
+        Assert.Equal(1, sinkA.FullStates);
+        Assert.Equal(0, sinkB.FullStates);
+    }
+
+    [Fact]
+    public void A_connection_from_the_shared_props_told_anything_before_its_start_stops_without_subscribing()
+    {
+        var entity = CreateTestProbe();
+        var connection = Sys.ActorOf(ConnectionActor.SharedProps(entity.Ref, Dialect.V1, Fast, relays: null));
+        Watch(connection);
+        connection.Tell(new ConnectionActor.ClientBadFrame("too early"));
+        ExpectTerminated(connection, Wait);
+        entity.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+    }
+
+    [Fact]
+    public void A_connection_on_a_relay_leaves_the_quiet_check_to_its_relay()
+    {
+        // Subscribed through a relay (this node's, a local hop that loses nothing), the socket keeps no quiet timer: the
+        // relay checks the entity once for all its sockets (ConversationRelayTests). The same settings without a relay
+        // check within 300 ms (the test above).
+        var region = CreateTestProbe();
+        var relay = CreateTestProbe();
+        var id = ConversationId.New();
+        var sink = new RecordingSink();
+        var connection = Sys.ActorOf(ConnectionActor.Props(region.Ref, id, Dialect.V1, ReplayFrom.LiveOnly, sink,
+            Fast with { QuietResync = TimeSpan.FromMilliseconds(300) }, relays: relay.Ref));
+        relay.ExpectMsg<Subscribe>(Wait);
+        relay.Reply(new Subscribed(id, 0, 0, "{}"u8.ToArray()));
+        connection.Tell(Published(id, 1, 2), relay.Ref);
+        AwaitAssert(() => Assert.Equal(Seqs(1, 2), sink.Seqs), Wait);
+
+        relay.ExpectNoMsg(TimeSpan.FromMilliseconds(1500)); // five quiet periods
+        region.ExpectNoMsg(TimeSpan.Zero);
+        Assert.Null(sink.Closed);
+    }
+
+    [Fact]
     public void A_busy_conversation_is_not_asked_for_its_last_seq()
     {
         var sink = new RecordingSink();
