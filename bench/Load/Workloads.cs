@@ -441,7 +441,9 @@ public sealed class Workloads(Paths paths, Sizes sizes, Results results, HttpCli
         await using var server = await StartAsync(kind, "scale", env, port);
         var api = new Api(http, server.BaseUrl);
         // The process at rest: started, ready, nothing connected, its start-up work (cluster forming, tiered JIT) done.
-        await Task.Delay(10_000);
+        // 30 s: at 10 s after ready tiered compilation was still re-compiling Akka.Sync's periodic work (libclrjit ~11 %
+        // of an idle node's CPU samples), which doubled the figure (bench/NOTES.md, "process at rest").
+        await Task.Delay(30_000);
         var restCpu0 = server.Cpu();
         var restSw = Stopwatch.StartNew();
         await Task.Delay(sizes.ScaleRestWindow / 2);
