@@ -441,9 +441,10 @@ public sealed class Workloads(Paths paths, Sizes sizes, Results results, HttpCli
         await using var server = await StartAsync(kind, "scale", env, port);
         var api = new Api(http, server.BaseUrl);
         // The process at rest: started, ready, nothing connected, its start-up work (cluster forming, tiered JIT) done.
-        // 30 s: at 10 s after ready tiered compilation was still re-compiling Akka.Sync's periodic work (libclrjit ~11 %
-        // of an idle node's CPU samples), which doubled the figure (bench/NOTES.md, "process at rest").
-        await Task.Delay(30_000);
+        // 60 s: an idle Akka.Sync node's CPU per 10 s after ready was 111, 21, 13, 21, 7, 8, 10, 8, 7, 8 ms/s — tiered
+        // compilation re-compiling its periodic work (libclrjit ~11 % of the CPU samples 10–25 s after ready) and the
+        // cluster's first rounds; at 10 s the figure was twice the steady one (bench/NOTES.md, "process at rest").
+        await Task.Delay(60_000);
         var restCpu0 = server.Cpu();
         var restSw = Stopwatch.StartNew();
         await Task.Delay(sizes.ScaleRestWindow / 2);
