@@ -1,11 +1,7 @@
 using Akka.Actor;
-using Akka.Hosting;
-using Akka.Sync.Actors.Conversations;
 using Akka.Sync.Actors.Observability;
 using Akka.Sync.Gateway.Auth;
 using Akka.Sync.Gateway.Sessions;
-using Akka.Sync.Gateway.Settings;
-using Akka.Sync.Gateway.Transport;
 using Akka.Sync.Protocol;
 
 namespace Akka.Sync.Gateway.Endpoints;
@@ -24,29 +20,15 @@ public static partial class EventSocketEndpoint
         // delegate factory are resolved from HttpContext.RequestServices, which opens a request scope per socket (its
         // feature, scope, resolved-services table and dispose registration, ~400 bytes held for the socket's life).
         var services = app.ServiceProvider;
-        Parts? parts = null;
+        SocketEndpointParts? parts = null;
         app.Map("/sockets/events/{conversationId}", (RequestDelegate)(http =>
-                Handle(http, http.Request.RouteValues["conversationId"] as string ?? "", parts ??= new Parts(services))))
+                Handle(http, http.Request.RouteValues["conversationId"] as string ?? "",
+                    parts ??= new SocketEndpointParts(services, "Akka.Sync.Gateway.EventSocket"))))
             .ExcludeFromDescription();
         return app;
     }
 
-    private sealed class Parts(IServiceProvider services)
-    {
-        public GatewaySettings Settings { get; } = services.GetRequiredService<GatewaySettings>();
-        public ApiKeys Keys { get; } = services.GetRequiredService<ApiKeys>();
-        public ActorSystem System { get; } = services.GetRequiredService<ActorSystem>();
-        public IActorRef Region { get; } = services.GetRequiredService<IRequiredActor<ConversationRegion>>().ActorRef;
-        public ILogger Log { get; } = services.GetRequiredService<ILoggerFactory>().CreateLogger("Akka.Sync.Gateway.EventSocket");
-        public FailedAuthLimiter Limiter { get; } = services.GetRequiredService<FailedAuthLimiter>();
-        public SocketBudget Budget { get; } = services.GetRequiredService<SocketBudget>();
-
-        /// <summary>What every session of this node shares (one instance, not one per socket).</summary>
-        public SessionServices Session => _session ??= new SessionServices(Settings, Keys, Limiter, System, Region, Budget, Log);
-        private SessionServices? _session;
-    }
-
-    private static async Task Handle(HttpContext http, string conversationId, Parts parts)
+    private static async Task Handle(HttpContext http, string conversationId, SocketEndpointParts parts)
     {
         var (settings, keys, limiter, budget, log) = (parts.Settings, parts.Keys, parts.Limiter, parts.Budget, parts.Log);
         if (!http.WebSockets.IsWebSocketRequest)

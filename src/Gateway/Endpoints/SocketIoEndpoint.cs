@@ -1,10 +1,5 @@
 using System.Net.WebSockets;
-using Akka.Actor;
-using Akka.Hosting;
-using Akka.Sync.Actors.Conversations;
-using Akka.Sync.Gateway.Auth;
 using Akka.Sync.Gateway.Sessions;
-using Akka.Sync.Gateway.Settings;
 using Akka.Sync.Gateway.Transport;
 using Akka.Sync.Protocol;
 
@@ -19,14 +14,17 @@ public static partial class SocketIoEndpoint
 {
     public static IEndpointRouteBuilder MapSocketIo(this IEndpointRouteBuilder app)
     {
-        // Routing matches "/socket.io" and "/socket.io/" alike.
-        app.Map("/socket.io/", Handle).ExcludeFromDescription();
+        // Routing matches "/socket.io" and "/socket.io/" alike. The server's parts are resolved once (SocketEndpointParts).
+        var services = app.ServiceProvider;
+        SocketEndpointParts? parts = null;
+        app.Map("/socket.io/", (RequestDelegate)(http => Handle(http, parts ??= new SocketEndpointParts(services, "Akka.Sync.Gateway.SocketIo"))))
+            .ExcludeFromDescription();
         return app;
     }
 
-    private static async Task Handle(HttpContext http, GatewaySettings settings, ApiKeys keys, ActorSystem system,
-        IRequiredActor<ConversationRegion> region, ILoggerFactory loggers, FailedAuthLimiter limiter, SocketBudget budget)
+    private static async Task Handle(HttpContext http, SocketEndpointParts parts)
     {
+        var budget = parts.Budget;
         var query = http.Request.Query;
         if (query["EIO"].FirstOrDefault() != "4")
         {
@@ -51,9 +49,10 @@ public static partial class SocketIoEndpoint
         }
         try
         {
-            var log = loggers.CreateLogger("Akka.Sync.Gateway.SocketIo");
-            var session = new SocketIoSession(socket, new SessionServices(settings, keys, limiter, system, region.ActorRef, budget, log), http);
-            using var scope = log.BeginScope(new Dictionary<string, object> { ["ConnectionId"] = session.Sid });
+            var log = parts.Log;
+            var session = new SocketIoSession(socket, parts.Session, http);
+            // LoggerMessage's one-value state, not a dictionary (~600 bytes held per socket).
+            using var scope = SidScope(log, session.Sid);
             var (code, reason, sent, read) = await session.RunAsync();
             LogClosed(log, session.Sid, session.Conversation, code, reason, sent, read);
         }
@@ -69,6 +68,8 @@ public static partial class SocketIoEndpoint
         http.Response.StatusCode = 400;
         return http.Response.WriteAsJsonAsync(new { code, message });
     }
+
+    private static readonly Func<ILogger, string, IDisposable?> SidScope = LoggerMessage.DefineScope<string>("ConnectionId {ConnectionId}");
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Socket.IO {Sid} closed on conversation {ConversationId}: {Code} {Reason}; {FramesSent} frames sent, {MessagesRead} read")]
     private static partial void LogClosed(ILogger log, string sid, string conversationId, int code, string reason, long framesSent, long messagesRead);
