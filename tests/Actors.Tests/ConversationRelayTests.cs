@@ -244,8 +244,8 @@ public sealed class ConversationRelayTests(ITestOutputHelper output) : SqliteAct
         relay.Tell(Envelope(id, 1), entity.Ref);
         foreach (var sink in sinks) AwaitAssert(() => Assert.Equal([1L], sink.Seqs), Wait);
 
-        // Seq 2 (the conversation's last) was dropped on the way; nothing follows it. The sockets' own quiet checks
-        // stop at the relay; the relay's goes to the entity.
+        // Seq 2 (the conversation's last) was dropped on the way; nothing follows it. The sockets make no quiet check
+        // of their own; the relay's goes to the entity.
         var check = entity.ExpectMsg<Resubscribe>(Wait);
         Assert.Equal(relay, check.Relay);
         Assert.Equal(2, check.Sockets.Length);

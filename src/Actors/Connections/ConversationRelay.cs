@@ -114,13 +114,9 @@ public sealed class ConversationRelay : ReceiveActor, IWithTimers
 
     private void OnSocketSubscribe(Subscribe s)
     {
+        // Sockets on a relay make no quiet check of their own (the relay makes it for all): every Subscribe here is a
+        // socket's (re)subscription, checked by the entity.
         var socket = s.Subscriber;
-        if (_attached.Contains(socket) && s.From.Kind == ReplayKind.AfterSeq && _forwarded >= 0)
-        {
-            // An attached socket's quiet check: what reaches it is what this relay forwarded; the relay checks the entity.
-            socket.Tell(new Subscribed(_id, _forwarded, Math.Min(s.From.AfterSeq, _forwarded), []), Self);
-            return;
-        }
         if (!_attached.Contains(socket)) _pending.Add(socket);
         _region.Tell(s with { Relay = Self });
     }
