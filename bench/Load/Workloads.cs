@@ -20,6 +20,9 @@ public sealed record Sizes(
     public int ScaleConversations { get; init; } = 1_000;
     public TimeSpan ScaleRestWindow { get; init; } = TimeSpan.FromSeconds(20);
     public int ScaleSocketsPerClient { get; init; } = 10_000;
+    /// <summary>Ingest and many conversations are measured once the server has run the same workload for this long
+    /// (tiered JIT takes ~10-15 s of load to settle on this machine: bench/NOTES.md, "warm-up").</summary>
+    public TimeSpan WarmUp { get; init; } = TimeSpan.FromSeconds(15);
 
     public static readonly Sizes Full = new(1000, 20_000, 20, 100, TimeSpan.FromSeconds(30),
         2000, 20, 10, 30_000, 3, 10_000, 60_000, 100, 8, 3,
@@ -27,7 +30,7 @@ public sealed record Sizes(
     public static readonly Sizes Quick = new(100, 2_000, 20, 100, TimeSpan.FromSeconds(10),
         200, 10, 10, 5_000, 1, 1_000, 6_000, 100, 4, 1,
         20, 1_000, TimeSpan.FromSeconds(10))
-    { ScaleSockets = 5_000, ScaleConversations = 100, ScaleRestWindow = TimeSpan.FromSeconds(5), ScaleSocketsPerClient = 2_500 };
+    { ScaleSockets = 5_000, ScaleConversations = 100, ScaleRestWindow = TimeSpan.FromSeconds(5), ScaleSocketsPerClient = 2_500, WarmUp = TimeSpan.FromSeconds(2) };
 }
 
 /// <summary>The six workloads; each runs against one freshly started server and adds its figures to the results.</summary>
@@ -236,12 +239,35 @@ public sealed class Workloads(Paths paths, Sizes sizes, Results results, HttpCli
 
     // ---- 2. many conversations ----
     /// <summary>C conversations × 2 sockets; every conversation gets the same number of events, spread over time
-    /// by 16 producers taking (conversation, batch) jobs round-robin.</summary>
+    /// by 16 producers taking (conversation, batch) jobs round-robin. The workload runs in rounds on the same server, each
+    /// on C new conversations with new sockets: the first round's figures are reported as "first run after start"; rounds
+    /// go on until the server has run the workload for <c>WarmUp</c> (tiered JIT, pools, the journal's first writes),
+    /// then one more round is measured.</summary>
     public async Task ManyAsync(ServerKind kind)
     {
         const string W = "2. many conversations";
         await using var server = await StartAsync(kind, "many");
         var api = new Api(http, server.BaseUrl);
+        var warm = Stopwatch.StartNew();
+        var first = await ManyRoundAsync(server, api);
+        results.Add(W, "deliveries/s, first run after start", "frames/s").Values[kind] = first.Frames / first.Seconds;
+        results.Add(W, "server CPU per delivery, first run after start", "µs/delivery", false).Values[kind] = first.Cpu.TotalMicroseconds / first.Frames;
+        Log($"{Server.Name(kind)}: first round {first.Summary}");
+        for (var round = 2; round <= 10 && warm.Elapsed < sizes.WarmUp; round++)
+            Log($"{Server.Name(kind)}: warm-up round {(await ManyRoundAsync(server, api)).Summary}");
+        var got = await ManyRoundAsync(server, api);
+        results.Add(W, "deliveries/s", "frames/s").Values[kind] = got.Frames / got.Seconds;
+        results.Add(W, "ingested events/s", "events/s").Values[kind] = (double)sizes.ManyConversations * sizes.ManyEventsPerConversation / got.Seconds;
+        AddLatency(W, kind, got.Latency);
+        results.Add(W, "server CPU per delivery", "µs/delivery", false).Values[kind] = got.Cpu.TotalMicroseconds / got.Frames;
+        results.Add(W, "server RSS", "MB", false).Values[kind] = server.Rss() / 1e6;
+        Log($"{Server.Name(kind)}: measured round {got.Summary}");
+    }
+
+    private sealed record ManyRound(long Frames, double Seconds, TimeSpan Cpu, Latency Latency, string Summary);
+
+    private async Task<ManyRound> ManyRoundAsync(Server server, Api api)
+    {
         var conversations = new string[sizes.ManyConversations];
         using (var gate = new SemaphoreSlim(16))
             await Task.WhenAll(Enumerable.Range(0, conversations.Length).Select(async i =>
@@ -269,14 +295,10 @@ public sealed class Workloads(Paths paths, Sizes sizes, Results results, HttpCli
         var got = await receivers.FinishAsync(sizes.ManyEventsPerConversation, TimeSpan.FromSeconds(30));
         var cpu = server.Cpu() - cpu0;
         var seconds = (got.LastUs - t0) / 1e6;
-        results.Add(W, "deliveries/s", "frames/s").Values[kind] = got.Frames / seconds;
-        results.Add(W, "ingested events/s", "events/s").Values[kind] = (double)sizes.ManyConversations * sizes.ManyEventsPerConversation / seconds;
-        AddLatency(W, kind, got.Latency);
-        results.Add(W, "server CPU per delivery", "µs/delivery", false).Values[kind] = cpu.TotalMicroseconds / got.Frames;
-        results.Add(W, "server RSS", "MB", false).Values[kind] = server.Rss() / 1e6;
-        Log($"{Server.Name(kind)}: {sizes.ManyConversations} conversations × 2 sockets, {got.Frames} frames in {seconds:0.00} s, " +
-            $"p50 {got.Latency.P50Us / 1000:0.0} ms p99 {got.Latency.P99Us / 1000:0.0} ms{(got.Complete ? "" : " INCOMPLETE")} {receivers.ClosedSummary()}");
-        if (!got.Complete) results.Notes.Add($"many conversations on {Server.Name(kind)}: incomplete ({got.Frames} frames) {receivers.ClosedSummary()}");
+        var summary = $"{sizes.ManyConversations} conversations × 2 sockets, {got.Frames} frames in {seconds:0.00} s, CPU {cpu.TotalSeconds:0.00} s, " +
+            $"p50 {got.Latency.P50Us / 1000:0.0} ms p99 {got.Latency.P99Us / 1000:0.0} ms{(got.Complete ? "" : " INCOMPLETE")} {receivers.ClosedSummary()}";
+        if (!got.Complete) results.Notes.Add($"many conversations on {Server.Name(server.Kind)}: incomplete ({got.Frames} frames) {receivers.ClosedSummary()}");
+        return new ManyRound(got.Frames, seconds, cpu, got.Latency, summary);
     }
 
     // ---- 3. replay ----
@@ -367,16 +389,34 @@ public sealed class Workloads(Paths paths, Sizes sizes, Results results, HttpCli
     }
 
     // ---- 5. ingest ----
-    /// <summary>P producers, each on its own conversation, posting batches back to back until E events are stored.</summary>
+    /// <summary>P producers, each on its own conversation, posting batches back to back until E events are stored. The
+    /// run is made in rounds on the same server, each on P new conversations: the first round's figures are reported as
+    /// "first run after start"; rounds go on until the server has ingested for <c>WarmUp</c> (tiered JIT, the connection
+    /// pool, the journal's first writes), then one more round is measured.</summary>
     public async Task IngestAsync(ServerKind kind, string label, IDictionary<string, string>? env = null, int? batchSize = null)
     {
         const string W = "5. ingest";
         var batch = batchSize ?? sizes.IngestBatch;
         await using var server = await StartAsync(kind, "ingest", env);
         var api = new Api(http, server.BaseUrl);
+        var warm = Stopwatch.StartNew();
+        var (firstRate, firstCpu) = await IngestRoundAsync(server, api, batch);
+        for (var round = 2; round <= 40 && warm.Elapsed < sizes.WarmUp; round++) await IngestRoundAsync(server, api, batch);
+        results.Add(W, $"events/s stored, first run after start ({label}, batches of {batch})", "events/s").Values[kind] = firstRate;
+        results.Add(W, $"server CPU per event, first run after start ({label}, batches of {batch})", "µs/event", false).Values[kind] = firstCpu;
+        var (rate, cpu) = await IngestRoundAsync(server, api, batch);
+        results.Add(W, $"events/s stored ({label}, batches of {batch})", "events/s").Values[kind] = rate;
+        results.Add(W, $"server CPU per event ({label}, batches of {batch})", "µs/event", false).Values[kind] = cpu;
+        Log($"{Server.Name(kind)} {label}: {sizes.IngestEvents} events in batches of {batch} by {sizes.IngestProducers} producers: " +
+            $"first run after start {firstRate:#,0}/s at {firstCpu:0.0} µs of CPU per event; measured run {rate:#,0}/s at {cpu:0.0} µs");
+    }
+
+    /// <summary>One ingest round on new conversations: events/s and server CPU µs per event.</summary>
+    private async Task<(double Rate, double CpuPerEventUs)> IngestRoundAsync(Server server, Api api, int batch)
+    {
         var conversations = new List<string>();
         for (var i = 0; i < sizes.IngestProducers; i++) conversations.Add(await api.CreateConversationAsync());
-        // Warm-up (JIT, connection pool, first journal writes), not counted.
+        // Each conversation's first write (its entity's start, the connection pool) is not counted.
         foreach (var c in conversations) await api.IngestAsync(c, 0, batch);
         var perProducer = sizes.IngestEvents / sizes.IngestProducers;
         var cpu0 = server.Cpu();
@@ -388,10 +428,7 @@ public sealed class Workloads(Paths paths, Sizes sizes, Results results, HttpCli
         }));
         var seconds = sw.Elapsed.TotalSeconds;
         var cpu = server.Cpu() - cpu0;
-        var rate = perProducer * sizes.IngestProducers / seconds;
-        results.Add(W, $"events/s stored ({label}, batches of {batch})", "events/s").Values[kind] = rate;
-        results.Add(W, $"server CPU per event ({label}, batches of {batch})", "µs/event", false).Values[kind] = cpu.TotalMicroseconds / (perProducer * sizes.IngestProducers);
-        Log($"{Server.Name(kind)} {label}: {perProducer * sizes.IngestProducers} events in batches of {batch} by {sizes.IngestProducers} producers in {seconds:0.00} s = {rate:#,0}/s, CPU {cpu.TotalSeconds:0.0} s");
+        return (perProducer * sizes.IngestProducers / seconds, cpu.TotalMicroseconds / (perProducer * sizes.IngestProducers));
     }
 
     // ---- 6. cold start ----
