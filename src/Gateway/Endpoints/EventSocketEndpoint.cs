@@ -16,14 +16,10 @@ public static partial class EventSocketEndpoint
 
     public static IEndpointRouteBuilder MapEventSocket(this IEndpointRouteBuilder app)
     {
-        // The server's parts are resolved once, on the first socket, not per request: parameters bound by the request
-        // delegate factory are resolved from HttpContext.RequestServices, which opens a request scope per socket (its
-        // feature, scope, resolved-services table and dispose registration, ~400 bytes held for the socket's life).
-        var services = app.ServiceProvider;
-        SocketEndpointParts? parts = null;
+        // The server's parts are resolved once, not bound per request (SocketEndpointParts says why).
+        var parts = SocketEndpointParts.For(app, "Akka.Sync.Gateway.EventSocket");
         app.Map("/sockets/events/{conversationId}", (RequestDelegate)(http =>
-                Handle(http, http.Request.RouteValues["conversationId"] as string ?? "",
-                    parts ??= new SocketEndpointParts(services, "Akka.Sync.Gateway.EventSocket"))))
+                Handle(http, http.Request.RouteValues["conversationId"] as string ?? "", parts())))
             .ExcludeFromDescription();
         return app;
     }

@@ -24,6 +24,17 @@ internal sealed class SocketEndpointParts(IServiceProvider services, string logC
     public FailedAuthLimiter Limiter { get; } = services.GetRequiredService<FailedAuthLimiter>();
     public SocketBudget Budget { get; } = services.GetRequiredService<SocketBudget>();
 
+    /// <summary>
+    /// The parts of an endpoint mapped on <paramref name="app"/>: resolved on its first socket (the services are not all
+    /// registered yet when endpoints are mapped), then the same instance for every socket.
+    /// </summary>
+    public static Func<SocketEndpointParts> For(IEndpointRouteBuilder app, string logCategory)
+    {
+        var services = app.ServiceProvider;
+        var parts = new Lazy<SocketEndpointParts>(() => new SocketEndpointParts(services, logCategory));
+        return () => parts.Value;
+    }
+
     /// <summary>What every session of this endpoint shares (one instance, not one per socket).</summary>
     public SessionServices Session => _session ??= new SessionServices(Settings, Keys, Limiter, System, Region, Budget, Log);
     private SessionServices? _session;

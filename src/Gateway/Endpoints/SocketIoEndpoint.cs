@@ -15,9 +15,8 @@ public static partial class SocketIoEndpoint
     public static IEndpointRouteBuilder MapSocketIo(this IEndpointRouteBuilder app)
     {
         // Routing matches "/socket.io" and "/socket.io/" alike. The server's parts are resolved once (SocketEndpointParts).
-        var services = app.ServiceProvider;
-        SocketEndpointParts? parts = null;
-        app.Map("/socket.io/", (RequestDelegate)(http => Handle(http, parts ??= new SocketEndpointParts(services, "Akka.Sync.Gateway.SocketIo"))))
+        var parts = SocketEndpointParts.For(app, "Akka.Sync.Gateway.SocketIo");
+        app.Map("/socket.io/", (RequestDelegate)(http => Handle(http, parts())))
             .ExcludeFromDescription();
         return app;
     }
