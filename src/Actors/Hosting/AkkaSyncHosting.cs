@@ -140,6 +140,7 @@ public static class AkkaSyncHosting
                 SeedNodes = cluster.SeedNodes.Length > 0 ? cluster.SeedNodes : null,
             })
             .WithSqlPersistence(connectionString, providerName)
+            .AddHocon(Journal.GroupCommitJournal.Hocon, HoconAddMode.Prepend)
             .WithCustomSerializer("akka-sync", [typeof(ISyncMessage)], system => new SyncSerializer(system))
             .AddConversationDirectory()
             .AddClientPreferences()

@@ -18,6 +18,16 @@ public static class Http
     {
         if (request.ContentLength > limits.MaxBodyBytes)
             return (null, Error(413, $"request body is larger than {limits.MaxBodyBytes} bytes"));
+        if (request.ContentLength is { } length)
+        {
+            // The common case (every agent runtime sends Content-Length): read straight into a body of that size, with
+            // no staging buffer or copy (Kestrel ends the body at Content-Length and fails a connection that ends early).
+            if (length == 0) return required ? (null, Error(400, "a JSON body is required")) : ([], null);
+            var exact = new byte[length];
+            var read = 0;
+            while (read < exact.Length && await request.Body.ReadAsync(exact.AsMemory(read)) is var got and > 0) read += got;
+            return read == exact.Length ? (exact, null) : (null, Error(400, "the request body ended before its Content-Length"));
+        }
         using var ms = new MemoryStream();
         var buffer = new byte[16 * 1024];
         int n;

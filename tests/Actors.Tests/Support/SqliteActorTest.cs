@@ -64,6 +64,7 @@ public abstract class SqliteActorTest : Akka.TestKit.Xunit2.TestKit
             akka.actor.serialization-bindings { "Akka.Sync.Protocol.ISyncMessage, Akka.Sync.Protocol" = akka-sync }
             akka.persistence.journal.plugin = "akka.persistence.journal.sql"
             akka.persistence.journal.sql { connection-string = "{{cs}}", provider-name = "SQLite.MS" }
+            {{Akka.Sync.Actors.Journal.GroupCommitJournal.Hocon}}
             akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.sql"
             akka.persistence.snapshot-store.sql { connection-string = "{{cs}}", provider-name = "SQLite.MS" }
             akka.persistence.query.journal.sql { connection-string = "{{cs}}", provider-name = "SQLite.MS" }

@@ -149,4 +149,21 @@ public sealed class V0EventsTests
         var user = Encoding.UTF8.GetBytes("""{"id":2,"timestamp":"t","source":"user","message":"","observation":"error","content":"x","extras":{}}""");
         Assert.Contains("\"source\":\"agent\"", Encoding.UTF8.GetString(V0Json.WithAgentSource(user)));
     }
+
+    [Theory]
+    [InlineData("""[{"action":"message","args":{"content":"hi"}}]""", true)]
+    [InlineData("""[{"id":3,"args":{"kind":"nested, not the item's"},"observation":"run","content":""}]""", true)]
+    [InlineData("""[{"action":"message"},{"kind":"MessageEvent"}]""", true)] // the first item decides
+    [InlineData("""[{"action":"message"}, this is not JSON""", true)] // decided early; the batch parser answers the rest
+    [InlineData("""[{"kind":"MessageEvent","action":"message"}]""", false)]
+    [InlineData("""[{"action":"message","kind":"MessageEvent"}]""", false)]
+    [InlineData("""[{"kind":"MessageEvent","source":"agent"}]""", false)]
+    [InlineData("""[{"args":{"action":"nested"}}]""", false)]
+    [InlineData("""[{"action":"message" """, false)]
+    [InlineData("""[]""", false)]
+    [InlineData("""[1,{"action":"message"}]""", false)]
+    [InlineData("""{"action":"message"}""", false)]
+    [InlineData("", false)]
+    public void A_batch_is_taken_for_V0_when_its_first_item_has_action_or_observation_and_no_kind(string body, bool v0) =>
+        Assert.Equal(v0, V0Json.LooksLikeV0Batch(Encoding.UTF8.GetBytes(body)));
 }

@@ -1,0 +1,252 @@
+using System.Collections.Concurrent;
+using System.Data;
+using System.Data.Common;
+using Akka.Configuration;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace Akka.Sync.Actors.Journal;
+
+/// <summary>
+/// Writes journal rows for <see cref="GroupCommitJournal"/>: one thread, one open connection, one prepared insert.
+/// Each transaction takes every write waiting when it starts (up to <see cref="MaxRowsPerTransaction"/> rows), so
+/// concurrent conversations share one commit — and on SQLite one fsync — instead of queueing for one each.
+/// </summary>
+/// <remarks>
+/// SQLite: <c>BEGIN IMMEDIATE</c>, the insert stepped once per row, <c>COMMIT</c> (WAL, <c>synchronous = FULL</c>: the
+/// commit is durable when it returns). PostgreSQL: one <see cref="NpgsqlBatch"/> of inserts, which Npgsql sends as one
+/// pipeline and PostgreSQL runs as one implicit transaction. A failed transaction with more than one write in it is
+/// retried one write at a time, so a write that collides on (persistence id, sequence number), or is otherwise bad,
+/// fails alone. After a failure the connection is closed and the next transaction opens a new one (the database may
+/// have been away). The connection is kept open between transactions when the connection string pools connections
+/// (the server's default, as the plugin's pooled connections stay open); without pooling it is closed whenever no
+/// write waits, as the plugin's are.
+/// </remarks>
+internal sealed class JournalRowWriter : IDisposable
+{
+    /// <summary>One journal row: the columns Akka.Persistence.Sql writes for the default mapping (ordering is the identity).</summary>
+    public sealed record Row(string PersistenceId, long SequenceNr, long Created, string Manifest, byte[] Message, int Identifier);
+
+    private sealed record Pending(IReadOnlyList<Row> Rows, TaskCompletionSource Done);
+
+    /// <summary>Rows in one transaction at most (a write's own rows are never split).</summary>
+    public const int MaxRowsPerTransaction = 1000;
+
+    private readonly BlockingCollection<Pending> _queue = new(new ConcurrentQueue<Pending>());
+    private readonly Func<DbConnection> _connect;
+    private readonly bool _sqlite;
+    private readonly bool _keepOpen;
+    private readonly string _insert;
+    private readonly string _writerUuid = Guid.NewGuid().ToString("N");
+    private readonly Thread _thread;
+    private long _commits;
+    private DbConnection? _connection;
+    private DbCommand? _prepared; // SQLite: the insert, prepared once per connection
+
+    private JournalRowWriter(Func<DbConnection> connect, bool sqlite, bool keepOpen, string table, string systemName)
+    {
+        _connect = connect;
+        _sqlite = sqlite;
+        _keepOpen = keepOpen;
+        // Named parameters for SQLite; positional ones for PostgreSQL (what an NpgsqlBatchCommand takes as is).
+        _insert = $"INSERT INTO {table} (persistence_id, sequence_number, deleted, created, manifest, message, identifier, writer_uuid) " +
+                  (sqlite ? "VALUES (@pid, @seq, @deleted, @created, @manifest, @message, @identifier, @writer)" : "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+        _thread = new Thread(Run) { IsBackground = true, Name = $"{systemName}-journal-writer" };
+        _thread.Start();
+    }
+
+    /// <summary>
+    /// A writer for this journal configuration, or null when it is not the default table mapping with the writer-uuid
+    /// column on SQLite or PostgreSQL (the plugin's own path handles those).
+    /// </summary>
+    public static JournalRowWriter? TryCreate(Config config, string systemName)
+    {
+        if (config.GetString("table-mapping", "default") != "default") return null;
+        if (!config.GetBoolean("default.journal.use-writer-uuid-column", true)) return null;
+        if (config.GetString("tag-write-mode", "TagTable") is var tags && !tags.Equals("TagTable", StringComparison.OrdinalIgnoreCase)) return null;
+        var connectionString = config.GetString("connection-string", "");
+        var provider = config.GetString("provider-name", "");
+        if (string.IsNullOrEmpty(connectionString)) return null;
+        var schema = config.GetString("default.schema-name", null);
+        var table = config.GetString("default.journal.table-name", "journal");
+        if (!string.IsNullOrEmpty(schema) && schema != "null") table = $"{schema}.{table}";
+        foreach (var column in new[] { "ordering", "deleted", "persistence-id", "sequence-number", "created", "message", "identifier", "manifest", "writer-uuid" })
+            if (config.GetString($"default.journal.columns.{column}", column.Replace('-', '_')) != column.Replace('-', '_')) return null;
+        if (provider.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase))
+            return new JournalRowWriter(() => new SqliteConnection(connectionString), true,
+                new SqliteConnectionStringBuilder(connectionString).Pooling, table, systemName);
+        if (provider.StartsWith("PostgreSQL", StringComparison.OrdinalIgnoreCase))
+            return new JournalRowWriter(() => new NpgsqlConnection(connectionString), false,
+                new NpgsqlConnectionStringBuilder(connectionString).Pooling, table, systemName);
+        return null;
+    }
+
+    /// <summary>Transactions committed so far (for tests: how writes were grouped).</summary>
+    internal long Commits => Interlocked.Read(ref _commits);
+
+    /// <summary>True while a transaction runs: its writes are chosen, later ones wait for the next (for tests).</summary>
+    internal bool Committing => Volatile.Read(ref _committing) != 0;
+
+    private int _committing;
+
+    /// <summary>Stores <paramref name="rows"/> in one transaction (possibly shared with other writes); completes once committed.</summary>
+    public Task WriteAsync(IReadOnlyList<Row> rows)
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            _queue.Add(new Pending(rows, done));
+        }
+        catch (InvalidOperationException)
+        {
+            done.TrySetException(new InvalidOperationException("The journal is stopping: the write was not stored"));
+        }
+        return done.Task;
+    }
+
+    private void Run()
+    {
+        var group = new List<Pending>();
+        foreach (var first in _queue.GetConsumingEnumerable())
+        {
+            group.Clear();
+            group.Add(first);
+            var rows = first.Rows.Count;
+            while (rows < MaxRowsPerTransaction && _queue.TryTake(out var next))
+            {
+                group.Add(next);
+                rows += next.Rows.Count;
+            }
+            try
+            {
+                Commit(group);
+                if (!_keepOpen && _queue.Count == 0) Reset();
+                foreach (var p in group) p.Done.TrySetResult();
+            }
+            catch (Exception e) when (group.Count > 1)
+            {
+                Reset();
+                _ = e; // each write alone: only the ones that fail again fail
+                foreach (var p in group)
+                {
+                    try
+                    {
+                        Commit([p]);
+                        p.Done.TrySetResult();
+                    }
+                    catch (Exception alone)
+                    {
+                        Reset();
+                        p.Done.TrySetException(alone);
+                    }
+                }
+            }
+            catch (Exception e)
+            {
+                Reset();
+                first.Done.TrySetException(e);
+            }
+        }
+        Reset();
+    }
+
+    private void Commit(IReadOnlyList<Pending> group)
+    {
+        Volatile.Write(ref _committing, 1);
+        try { CommitGroup(group); }
+        finally { Volatile.Write(ref _committing, 0); }
+    }
+
+    private void CommitGroup(IReadOnlyList<Pending> group)
+    {
+        var connection = Open();
+        if (_sqlite)
+        {
+            using var transaction = connection.BeginTransaction(IsolationLevel.Serializable); // BEGIN IMMEDIATE
+            var insert = _prepared!;
+            insert.Transaction = transaction;
+            foreach (var p in group)
+            foreach (var row in p.Rows)
+            {
+                Bind(insert.Parameters, row);
+                insert.ExecuteNonQuery();
+            }
+            transaction.Commit();
+            Interlocked.Increment(ref _commits);
+            return;
+        }
+        using var batch = ((NpgsqlConnection)connection).CreateBatch();
+        foreach (var p in group)
+        foreach (var row in p.Rows)
+        {
+            var command = new NpgsqlBatchCommand(_insert);
+            AddParameters(command.Parameters, row);
+            batch.BatchCommands.Add(command);
+        }
+        batch.ExecuteNonQuery(); // one implicit transaction: all rows or none
+        Interlocked.Increment(ref _commits);
+    }
+
+    private DbConnection Open()
+    {
+        if (_connection is not null) return _connection;
+        var connection = _connect();
+        connection.Open();
+        if (_sqlite)
+        {
+            var insert = connection.CreateCommand();
+            insert.CommandText = _insert;
+            AddParameters(insert.Parameters, null);
+            insert.Prepare();
+            _prepared = insert;
+        }
+        return _connection = connection;
+    }
+
+    private void Reset()
+    {
+        _prepared?.Dispose();
+        _prepared = null;
+        _connection?.Dispose();
+        _connection = null;
+    }
+
+    private void AddParameters(DbParameterCollection parameters, Row? row)
+    {
+        parameters.Clear();
+        Add("@pid", row?.PersistenceId ?? "");
+        Add("@seq", row?.SequenceNr ?? 0L);
+        Add("@deleted", false);
+        Add("@created", row?.Created ?? 0L);
+        Add("@manifest", row?.Manifest ?? "");
+        Add("@message", row?.Message ?? []);
+        Add("@identifier", row?.Identifier ?? 0);
+        Add("@writer", _writerUuid);
+        return;
+
+        void Add(string name, object value)
+        {
+            parameters.Add(_sqlite ? new SqliteParameter(name, value) : new NpgsqlParameter { Value = value });
+        }
+    }
+
+    private static void Bind(DbParameterCollection parameters, Row row)
+    {
+        parameters[0].Value = row.PersistenceId;
+        parameters[1].Value = row.SequenceNr;
+        parameters[3].Value = row.Created;
+        parameters[4].Value = row.Manifest;
+        parameters[5].Value = row.Message;
+        parameters[6].Value = row.Identifier;
+    }
+
+    /// <summary>
+    /// Stops taking writes; the thread finishes those already queued and closes the connection. Waits for that, bounded
+    /// (the journal stops with its actor system or when it restarts: a new writer may open the file next).
+    /// </summary>
+    public void Dispose()
+    {
+        _queue.CompleteAdding();
+        if (Thread.CurrentThread != _thread) _thread.Join(TimeSpan.FromSeconds(5));
+    }
+}

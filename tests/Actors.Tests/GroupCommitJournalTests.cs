@@ -1,0 +1,129 @@
+using Akka.Sync.Actors.Conversations;
+using Akka.Sync.Actors.Journal;
+using Akka.Sync.Actors.Serialization;
+using Akka.Sync.Actors.Tests.Support;
+using Microsoft.Data.Sqlite;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Akka.Sync.Actors.Tests;
+
+/// <summary>
+/// The journal's write path (<see cref="GroupCommitJournal"/>, <see cref="JournalRowWriter"/>) on a real SQLite file:
+/// writes that wait while a transaction runs share the next commit; a write that collides fails alone and whole; the
+/// rows are the plugin's, read back by its recovery.
+/// </summary>
+public sealed class GroupCommitJournalTests(ITestOutputHelper output) : SqliteActorTest(output)
+{
+    private JournalRowWriter NewWriter()
+    {
+        // The plugin creates the journal's tables on its first use: a conversation's first write.
+        CreateConversation(Region(Settings()));
+        return JournalRowWriter.TryCreate(Sys.Settings.Config.GetConfig("akka.persistence.journal.sql"), "test")
+               ?? throw new InvalidOperationException("the test's journal configuration is the default mapping on SQLite");
+    }
+
+    private static JournalRowWriter.Row Row(string persistenceId, long seq) =>
+        new(persistenceId, seq, DateTime.UtcNow.Ticks, "m", [1, 2, 3], 42);
+
+    /// <summary>Takes SQLite's one write lock on another connection, so the writer's next transaction waits for it.</summary>
+    private SqliteConnection HoldWriteLock()
+    {
+        var holder = OpenDatabase();
+        using var begin = holder.CreateCommand();
+        begin.CommandText = "BEGIN IMMEDIATE";
+        begin.ExecuteNonQuery();
+        return holder;
+    }
+
+    /// <summary>Starts <paramref name="first"/> and waits until the writer's transaction for it runs (blocked on the lock).</summary>
+    private Task StartFirst(JournalRowWriter writer, string persistenceId)
+    {
+        var first = writer.WriteAsync([Row(persistenceId, 1)]);
+        AwaitCondition(() => writer.Committing, Wait);
+        return first;
+    }
+
+    [Fact]
+    public async Task Writes_that_wait_while_a_transaction_runs_are_committed_together_in_the_next_one()
+    {
+        using var writer = NewWriter();
+        Task first;
+        Task[] rest;
+        using (HoldWriteLock())
+        {
+            first = StartFirst(writer, "group-0");
+            rest = Enumerable.Range(1, 20).Select(i => writer.WriteAsync([Row($"group-{i}", 1), Row($"group-{i}", 2)])).ToArray();
+            Assert.False(first.IsCompleted); // nothing is acknowledged before its commit
+        } // the lock is released: the first transaction commits, then one more for the 20 that waited
+
+        await Task.WhenAll(rest.Append(first)).WaitAsync(Wait);
+        Assert.Equal(2, writer.Commits);
+        Assert.Equal(41, Scalar("SELECT COUNT(*) FROM journal WHERE persistence_id LIKE $p", "group-%"));
+    }
+
+    [Fact]
+    public async Task A_write_that_collides_with_a_stored_row_fails_alone_and_whole_and_the_writes_beside_it_are_stored()
+    {
+        using var writer = NewWriter();
+        var region = Region(Settings());
+        var id = CreateConversation(region);
+        AppendOk(region, id, 3);
+        var stored = JournalRows(id);
+        var taken = ConversationActor.PersistenceIdOf(id);
+
+        Task first, collides, halfCollides;
+        Task[] good;
+        using (HoldWriteLock())
+        {
+            first = StartFirst(writer, "solo");
+            good = Enumerable.Range(0, 5).Select(i => writer.WriteAsync([Row($"beside-{i}", 1)])).ToArray();
+            collides = writer.WriteAsync([Row(taken, 1)]);
+            halfCollides = writer.WriteAsync([Row("half-new", 1), Row(taken, 2)]); // an atomic write: all or nothing
+        }
+
+        await Task.WhenAll(good.Append(first)).WaitAsync(Wait);
+        Assert.Equal(19, (await Assert.ThrowsAsync<SqliteException>(() => collides.WaitAsync(Wait))).SqliteErrorCode); // SQLITE_CONSTRAINT
+        Assert.Equal(19, (await Assert.ThrowsAsync<SqliteException>(() => halfCollides.WaitAsync(Wait))).SqliteErrorCode);
+        Assert.Equal(5, Scalar("SELECT COUNT(*) FROM journal WHERE persistence_id LIKE $p", "beside-%"));
+        Assert.Equal(0, Scalar("SELECT COUNT(*) FROM journal WHERE persistence_id = $p", "half-new"));
+        Assert.Equal(stored, JournalRows(id));
+        // The shared transaction failed, then each of its writes ran alone: the first, then the five beside.
+        Assert.Equal(1 + 5, writer.Commits);
+        // The conversation's own log is untouched and still takes writes.
+        AppendOk(region, id, 1);
+        Assert.Equal(4, Count(region, id));
+    }
+
+    [Fact]
+    public void The_journal_writes_the_plugins_columns_and_the_plugins_recovery_reads_them_back()
+    {
+        var region = Region(Settings());
+        var id = CreateConversation(region);
+        AppendOk(region, id, 5);
+
+        using (var connection = OpenDatabase())
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "SELECT deleted, identifier, manifest, writer_uuid, created FROM journal WHERE persistence_id = $p";
+            command.Parameters.AddWithValue("$p", ConversationActor.PersistenceIdOf(id));
+            using var rows = command.ExecuteReader();
+            var n = 0;
+            while (rows.Read())
+            {
+                n++;
+                Assert.Equal(0L, rows.GetInt64(0));
+                Assert.Equal(new SyncSerializer((Akka.Actor.ExtendedActorSystem)Sys).Identifier, rows.GetInt32(1));
+                Assert.False(string.IsNullOrEmpty(rows.GetString(2)));
+                Assert.Matches("^[0-9a-f]{32}$", rows.GetString(3));
+                Assert.InRange(new DateTime(rows.GetInt64(4), DateTimeKind.Utc), DateTime.UtcNow.AddMinutes(-5), DateTime.UtcNow.AddMinutes(1));
+            }
+            Assert.True(n >= 2, $"{n} rows"); // the conversation's creation, then the batch
+        }
+
+        RestartEntity(region, id); // recovery: Akka.Persistence.Sql's own replay of these rows
+        Assert.Equal(5, Count(region, id));
+        AppendOk(region, id, 1);
+        Assert.Equal(6, Count(region, id));
+    }
+}
