@@ -1,3 +1,4 @@
+using Akka.Configuration;
 using Akka.Sync.Actors.Conversations;
 using Akka.Sync.Actors.Journal;
 using Akka.Sync.Actors.Serialization;
@@ -15,11 +16,14 @@ namespace Akka.Sync.Actors.Tests;
 /// </summary>
 public sealed class GroupCommitJournalTests(ITestOutputHelper output) : SqliteActorTest(output)
 {
-    private JournalRowWriter NewWriter()
+    private JournalRowWriter NewWriter(string? connectionString = null)
     {
         // The plugin creates the journal's tables on its first use: a conversation's first write.
         CreateConversation(Region(Settings()));
-        return JournalRowWriter.TryCreate(Sys.Settings.Config.GetConfig("akka.persistence.journal.sql"), "test")
+        var config = Sys.Settings.Config.GetConfig("akka.persistence.journal.sql");
+        if (connectionString is not null)
+            config = ConfigurationFactory.ParseString($"connection-string = \"{connectionString}\"").WithFallback(config);
+        return JournalRowWriter.TryCreate(config, "test")
                ?? throw new InvalidOperationException("the test's journal configuration is the default mapping on SQLite");
     }
 
@@ -125,5 +129,23 @@ public sealed class GroupCommitJournalTests(ITestOutputHelper output) : SqliteAc
         Assert.Equal(5, Count(region, id));
         AppendOk(region, id, 1);
         Assert.Equal(6, Count(region, id));
+    }
+
+    [Fact]
+    public async Task While_the_database_stays_locked_past_its_timeout_every_waiting_write_fails_unstored_and_writes_resume_after()
+    {
+        // Microsoft.Data.Sqlite retries a locked database for its default timeout (here 1 s), then fails.
+        using var writer = NewWriter($"Data Source={DatabaseFile};Default Timeout=1");
+        using (HoldWriteLock())
+        {
+            var writes = Enumerable.Range(0, 4).Select(i => writer.WriteAsync([Row($"locked-{i}", 1)])).ToArray();
+            foreach (var write in writes)
+                Assert.Equal(5, (await Assert.ThrowsAsync<SqliteException>(() => write.WaitAsync(Wait))).SqliteErrorCode); // SQLITE_BUSY
+        }
+
+        Assert.Equal(0, writer.Commits);
+        Assert.Equal(0, Scalar("SELECT COUNT(*) FROM journal WHERE persistence_id LIKE $p", "locked-%"));
+        await writer.WriteAsync([Row("locked-1", 1)]).WaitAsync(Wait); // a new connection, and the write that failed goes in
+        Assert.Equal(1, Scalar("SELECT COUNT(*) FROM journal WHERE persistence_id LIKE $p", "locked-%"));
     }
 }

@@ -120,13 +120,13 @@ internal sealed class JournalRowWriter : IDisposable
             try
             {
                 Commit(group);
-                if (!_keepOpen && _queue.Count == 0) Reset();
                 foreach (var p in group) p.Done.TrySetResult();
             }
-            catch (Exception e) when (group.Count > 1)
+            catch (Exception e) when (group.Count > 1 && IsThisWritesFault(e))
             {
+                // A row the database refused (a collision on persistence id and sequence number, a value it will not
+                // take): each write alone, so only the ones that fail again fail.
                 Reset();
-                _ = e; // each write alone: only the ones that fail again fail
                 foreach (var p in group)
                 {
                     try
@@ -143,12 +143,27 @@ internal sealed class JournalRowWriter : IDisposable
             }
             catch (Exception e)
             {
+                // The database is away, locked past its timeout, or out of space: every write of the transaction fails
+                // now (the journal's circuit breaker and the conversations' recovery take it from there), rather than
+                // each waiting out the same timeout again.
                 Reset();
-                first.Done.TrySetException(e);
+                foreach (var p in group) p.Done.TrySetException(e);
             }
+            if (!_keepOpen && _queue.Count == 0) Reset();
         }
         Reset();
     }
+
+    /// <summary>
+    /// Whether the database refused a row (SQLite's SQLITE_CONSTRAINT, PostgreSQL's integrity-constraint and data
+    /// exception classes) rather than the transaction as a whole failing.
+    /// </summary>
+    internal static bool IsThisWritesFault(Exception e) => e switch
+    {
+        SqliteException s => s.SqliteErrorCode is 19 or 20 or 25, // CONSTRAINT, MISMATCH, RANGE
+        PostgresException p => p.SqlState.StartsWith("23", StringComparison.Ordinal) || p.SqlState.StartsWith("22", StringComparison.Ordinal),
+        _ => false,
+    };
 
     private void Commit(IReadOnlyList<Pending> group)
     {
