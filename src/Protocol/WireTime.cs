@@ -14,9 +14,34 @@ public static class WireTime
     public static DateTime TruncateToMicros(DateTime utc) =>
         new(utc.Ticks - utc.Ticks % 10, DateTimeKind.Utc);
 
-    public static string ToWire(DateTime utc) => utc.ToString(Format, CultureInfo.InvariantCulture);
+    /// <summary><see cref="Format"/>, written digit by digit: every stored event is stamped with one, and the
+    /// general custom-format path was ~3 % of a busy server's CPU (bench/NOTES.md). Equal to
+    /// <c>utc.ToString(Format, CultureInfo.InvariantCulture)</c> for every DateTime (WireTimeTests).</summary>
+    public static string ToWire(DateTime utc) => ToWire(utc.Ticks);
 
-    public static string ToWire(long utcTicks) => ToWire(new DateTime(utcTicks, DateTimeKind.Utc));
+    public static string ToWire(long utcTicks) => string.Create(26, utcTicks, static (chars, ticks) =>
+    {
+        var (year, month, day) = new DateTime(ticks, DateTimeKind.Utc);
+        var time = ticks % TimeSpan.TicksPerDay;
+        Digits(chars[..4], year);
+        chars[4] = '-';
+        Digits(chars.Slice(5, 2), month);
+        chars[7] = '-';
+        Digits(chars.Slice(8, 2), day);
+        chars[10] = 'T';
+        Digits(chars.Slice(11, 2), (int)(time / TimeSpan.TicksPerHour));
+        chars[13] = ':';
+        Digits(chars.Slice(14, 2), (int)(time / TimeSpan.TicksPerMinute % 60));
+        chars[16] = ':';
+        Digits(chars.Slice(17, 2), (int)(time / TimeSpan.TicksPerSecond % 60));
+        chars[19] = '.';
+        Digits(chars.Slice(20, 6), (int)(time % TimeSpan.TicksPerSecond / 10));
+    });
+
+    private static void Digits(Span<char> into, int value)
+    {
+        for (var i = into.Length - 1; i >= 0; i--, value /= 10) into[i] = (char)('0' + value % 10);
+    }
 
     /// <summary>
     /// Parses a client-supplied timestamp (the filters of events/search and <c>after_timestamp</c>).

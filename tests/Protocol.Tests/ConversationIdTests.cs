@@ -64,4 +64,23 @@ public sealed class WireTimeTests
     [InlineData("")]
     [InlineData("yesterday")]
     public void Anything_else_is_not_a_timestamp(string? text) => Assert.False(WireTime.TryParse(text, out _));
+
+    /// <summary>ToWire writes its digits itself: it must equal the format string everywhere.</summary>
+    [Fact]
+    public void The_wire_time_equals_the_custom_format_for_edges_and_a_spread_of_instants()
+    {
+        var ticks = new List<long>
+        {
+            DateTime.MinValue.Ticks, DateTime.MaxValue.Ticks, new DateTime(2000, 2, 29, 23, 59, 59, DateTimeKind.Utc).Ticks + 9_999_999,
+            new DateTime(2026, 12, 31, 23, 59, 59, 999, DateTimeKind.Utc).Ticks, new DateTime(1999, 1, 1, 0, 0, 0, DateTimeKind.Utc).Ticks + 10,
+        };
+        var random = new Random(1234);
+        for (var i = 0; i < 10_000; i++) ticks.Add(random.NextInt64(DateTime.MinValue.Ticks, DateTime.MaxValue.Ticks));
+        foreach (var t in ticks)
+        {
+            var expected = new DateTime(t, DateTimeKind.Utc).ToString(WireTime.Format, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal(expected, WireTime.ToWire(t));
+            Assert.Equal(expected, WireTime.ToWire(new DateTime(t, DateTimeKind.Utc)));
+        }
+    }
 }
