@@ -40,15 +40,9 @@ public sealed class PostgresJournalWriterTests
         return connection;
     }
 
-    private static async Task WaitUntilCommittingAsync(JournalRowWriter writer)
-    {
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (!writer.Committing)
-        {
-            if (waited.Elapsed > Bound) throw new TimeoutException("the writer never started its first batch");
-            await Task.Delay(10); // polling the writer's state, bounded
-        }
-    }
+    private static Task WaitUntilCommittingAsync(JournalRowWriter writer) =>
+        Eventually.HoldsAsync(() => Task.FromResult(writer.Committing), committing => committing, Bound,
+            _ => "the writer never started its first batch");
 
     [Fact]
     public async Task Writes_that_wait_while_a_batch_runs_are_committed_together_in_the_next_one()

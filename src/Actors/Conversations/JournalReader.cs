@@ -114,14 +114,8 @@ public static class JournalReader
 
         public static DirectJournal? TryCreate(ActorSystem system)
         {
-            var config = system.Settings.Config.GetConfig("akka.persistence.journal.sql");
-            if (config is null || config.IsEmpty || config.GetString("table-mapping", "default") != "default") return null;
-            var connectionString = config.GetString("connection-string", "");
-            var provider = config.GetString("provider-name", "");
-            if (string.IsNullOrEmpty(connectionString)) return null;
-            var schema = config.GetString("default.schema-name", null);
-            var table = config.GetString("default.journal.table-name", "journal");
-            if (!string.IsNullOrEmpty(schema) && schema != "null") table = $"{schema}.{table}";
+            if (Journal.DefaultTableMapping.Read(system.Settings.Config.GetConfig("akka.persistence.journal.sql"), "journal")
+                is not (var connectionString, var provider, var table)) return null;
             return Connector(provider, connectionString) is { } connect ? new DirectJournal(system, connect, table) : null;
         }
 
@@ -200,16 +194,9 @@ public static class JournalReader
 
         public static DirectSnapshots? TryCreate(ActorSystem system)
         {
-            var config = system.Settings.Config.GetConfig("akka.persistence.snapshot-store.sql");
-            if (config is null || config.IsEmpty || config.GetString("table-mapping", "default") != "default") return null;
-            var connectionString = config.GetString("connection-string", "");
-            if (string.IsNullOrEmpty(connectionString)) return null;
-            var schema = config.GetString("default.schema-name", null);
-            var table = config.GetString("default.snapshot.table-name", "snapshot");
-            if (!string.IsNullOrEmpty(schema) && schema != "null") table = $"{schema}.{table}";
-            return Connector(config.GetString("provider-name", ""), connectionString) is { } connect
-                ? new DirectSnapshots(system, connect, table)
-                : null;
+            if (Journal.DefaultTableMapping.Read(system.Settings.Config.GetConfig("akka.persistence.snapshot-store.sql"), "snapshot")
+                is not (var connectionString, var provider, var table)) return null;
+            return Connector(provider, connectionString) is { } connect ? new DirectSnapshots(system, connect, table) : null;
         }
 
         public async Task<object[]> ReadAsync(string persistenceId)

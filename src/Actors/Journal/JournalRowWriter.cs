@@ -61,15 +61,9 @@ internal sealed class JournalRowWriter : IDisposable
     /// </summary>
     public static JournalRowWriter? TryCreate(Config config, string systemName)
     {
-        if (config.GetString("table-mapping", "default") != "default") return null;
+        if (DefaultTableMapping.Read(config, "journal") is not (var connectionString, var provider, var table)) return null;
         if (!config.GetBoolean("default.journal.use-writer-uuid-column", true)) return null;
         if (config.GetString("tag-write-mode", "TagTable") is var tags && !tags.Equals("TagTable", StringComparison.OrdinalIgnoreCase)) return null;
-        var connectionString = config.GetString("connection-string", "");
-        var provider = config.GetString("provider-name", "");
-        if (string.IsNullOrEmpty(connectionString)) return null;
-        var schema = config.GetString("default.schema-name", null);
-        var table = config.GetString("default.journal.table-name", "journal");
-        if (!string.IsNullOrEmpty(schema) && schema != "null") table = $"{schema}.{table}";
         foreach (var column in new[] { "ordering", "deleted", "persistence-id", "sequence-number", "created", "message", "identifier", "manifest", "writer-uuid" })
             if (config.GetString($"default.journal.columns.{column}", column.Replace('-', '_')) != column.Replace('-', '_')) return null;
         if (provider.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase))
