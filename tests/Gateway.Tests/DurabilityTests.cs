@@ -1,7 +1,9 @@
 using System.Diagnostics;
+using System.Text.Json;
 using Akka.Actor;
 using Akka.Sync.Actors.Conversations;
 using Akka.Sync.Gateway.Tests.Support;
+using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 
@@ -49,6 +51,57 @@ public sealed class DurabilityTests
             var retry = await second.IngestAsync(id, [new { kind = "MessageEvent", source = "agent", id = stored[10] }]);
             Assert.Equal(11, retry[0].GetProperty("seq").GetInt64());
             Assert.Equal(52, (await second.GetAsync($"/api/conversations/{id}/events/count")).Body.GetInt64());
+        }
+        finally
+        {
+            SyncServer.TryDelete(dir);
+        }
+    }
+
+    /// <summary>
+    /// Reads never take SQLite's write lock: a conversation recovering (snapshot, replay, highest sequence number) and a
+    /// socket replaying its history are served while another connection holds the lock. Akka.Persistence.Sql reads in a
+    /// transaction, which Microsoft.Data.Sqlite began with <c>BEGIN IMMEDIATE</c>: each read then waited for the lock,
+    /// in 150 ms sleeps, until it timed out (and under concurrent creates half of all writes waited 100–250 ms).
+    /// </summary>
+    [Fact]
+    public async Task A_conversation_recovers_and_replays_while_another_connection_holds_the_sqlite_write_lock()
+    {
+        var dir = SyncServer.NewDataDirectory();
+        try
+        {
+            string id;
+            string[] stored;
+            await using (var first = await SyncServer.StartAsync(dataDirectory: dir))
+            {
+                id = await first.NewConversationAsync();
+                stored = (await first.IngestAsync(id, Enumerable.Range(0, 5).Select(i => SyncServer.Message($"m{i}")).ToArray()))
+                    .Select(i => i.Id()).ToArray();
+            }
+
+            await using var second = await SyncServer.StartAsync(dataDirectory: dir);
+            await using (var holder = new SqliteConnection($"Data Source={Path.Combine(dir, "akka-sync.db")};Pooling=False"))
+            {
+                await holder.OpenAsync();
+                using var writeLock = holder.BeginTransaction(deferred: false); // BEGIN IMMEDIATE: SQLite's one write lock
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(8)); // under the ask timeout (10 s)
+                using var response = await second.Http.GetAsync($"/api/conversations/{id}/events/search?limit=100", timeout.Token);
+                Assert.Equal(200, (int)response.StatusCode);
+                using var page = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+                var found = page.RootElement.GetProperty("items").EnumerateArray().Select(e => e.Id()).ToList();
+                Assert.Equal(stored, found.Where(stored.Contains));
+
+                await using var socket = await TestSocket.ConnectAsync(second.SocketUri(id, "resend_all=true"));
+                var replayed = new List<string>(); // the socket's first frame is the conversation's state, then the history
+                while (!replayed.Contains(stored[^1]) && replayed.Count <= found.Count + 1) replayed.Add((await socket.ReceiveJsonAsync()).Id());
+                Assert.Equal(stored, replayed.Where(stored.Contains));
+                writeLock.Rollback();
+            }
+
+            // Writes go on once the lock is released: nothing stored twice, the next seq follows.
+            var next = await second.IngestAsync(id, [SyncServer.Message("after the lock")]);
+            Assert.True(next[0].GetProperty("seq").GetInt64() > stored.Length);
+            Assert.Equal(stored.Length + 1, (await second.GetAsync($"/api/conversations/{id}/events/count?kind=MessageEvent")).Body.GetInt64());
         }
         finally
         {

@@ -75,6 +75,9 @@ internal sealed class JournalRowWriter : IDisposable
         return null;
     }
 
+    /// <summary>SQLite: the busy timeout of the writer's connection, as SQLite reports it (for tests).</summary>
+    internal long BusyTimeoutMs { get; private set; }
+
     /// <summary>Transactions committed so far (for tests: how writes were grouped).</summary>
     internal long Commits => Interlocked.Read(ref _commits);
 
@@ -203,6 +206,15 @@ internal sealed class JournalRowWriter : IDisposable
         connection.Open();
         if (_sqlite)
         {
+            // Another connection may hold the write lock for a moment (the snapshot store saving a snapshot or an index
+            // segment). Without a busy timeout SQLite answers SQLITE_BUSY at once and Microsoft.Data.Sqlite retries
+            // after a fixed 150 ms sleep, stalling every write queued behind this thread; with it, SQLite's own handler
+            // retries within milliseconds of the lock's release, for as long as the connection's timeout.
+            using (var busy = connection.CreateCommand())
+            {
+                busy.CommandText = $"PRAGMA busy_timeout = {((SqliteConnection)connection).DefaultTimeout * 1000L}; PRAGMA busy_timeout;";
+                BusyTimeoutMs = Convert.ToInt64(busy.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+            }
             var insert = connection.CreateCommand();
             insert.CommandText = _insert;
             AddParameters(insert.Parameters, null);
