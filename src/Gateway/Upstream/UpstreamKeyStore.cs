@@ -23,7 +23,7 @@ public sealed class UpstreamKeyStore : IUpstreamKeys
     private readonly DirectoryInfo _ring;
     private readonly string? _configuredUrl;
     private readonly string? _configuredKey;
-    private IDataProtector _protector;
+    private IDataProtector? _protector;
 
     public UpstreamKeyStore(string keyRingDirectory, string? configuredUrl, string? configuredKey)
     {
@@ -32,10 +32,21 @@ public sealed class UpstreamKeyStore : IUpstreamKeys
             File.SetUnixFileMode(_ring.FullName, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         _configuredUrl = configuredUrl;
         _configuredKey = string.IsNullOrEmpty(configuredKey) ? null : configuredKey;
-        _protector = NewProtector();
     }
 
-    public byte[] Protect(string key) => _protector.Protect(Encoding.UTF8.GetBytes(key));
+    /// <summary>
+    /// The ring is read on first use, not at start: a node that follows no upstream never loads Data Protection and its
+    /// XML key-ring reader (~3 MB of an idle node's memory, bench/NOTES.md "a node at rest").
+    /// </summary>
+    private IDataProtector Protector => Volatile.Read(ref _protector) ?? InitialProtector();
+
+    private IDataProtector InitialProtector()
+    {
+        var created = NewProtector();
+        return Interlocked.CompareExchange(ref _protector, created, null) ?? created;
+    }
+
+    public byte[] Protect(string key) => Protector.Protect(Encoding.UTF8.GetBytes(key));
 
     public string? KeyFor(UpstreamBinding binding)
     {
@@ -47,14 +58,14 @@ public sealed class UpstreamKeyStore : IUpstreamKeys
     {
         try
         {
-            return Encoding.UTF8.GetString(_protector.Unprotect(stored));
+            return Encoding.UTF8.GetString(Protector.Unprotect(stored));
         }
         catch (CryptographicException)
         {
             // Another node sharing the ring may have added a key since this node read it: read the ring again, once.
             var fresh = NewProtector();
             var key = Encoding.UTF8.GetString(fresh.Unprotect(stored));
-            _protector = fresh;
+            Volatile.Write(ref _protector, fresh);
             return key;
         }
     }
