@@ -126,8 +126,11 @@ public static class Http
             }
             if (copies.Count == 0 && now >= deadline) break; // every copy answered or timed out, and no more may go
             var wake = (nextCopy < deadline ? nextCopy : giveUp) - now;
-            var delay = Task.Delay(wake > TimeSpan.Zero ? wake : TimeSpan.Zero);
-            await (copies.Count > 0 ? Task.WhenAny(Task.WhenAny(copies), delay) : delay);
+            if (wake < TimeSpan.Zero) wake = TimeSpan.Zero;
+            // Wait for an answer or the next copy's time, whichever is first; WaitAsync drops its timer as soon as an
+            // answer comes (a Task.Delay raced against the copies stayed queued for its whole interval, one per request).
+            if (copies.Count == 0) await Task.Delay(wake);
+            else await (copies.Count == 1 ? (Task)copies[0] : Task.WhenAny(copies)).WaitAsync(wake).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
         foreach (var c in copies) _ = c.ContinueWith(t => t.Exception, TaskContinuationOptions.OnlyOnFaulted);
         return refused is not null ? (refused, null) : (null, Error(503, "the conversation did not answer in time; try again"));
