@@ -6,7 +6,7 @@ namespace Akka.Sync.Actors.Journal;
 /// read-uncommitted one with <c>BEGIN IMMEDIATE</c>, which takes the database's single write lock: each recovering
 /// conversation then queued behind the journal's writer for a lock it never needed, and a reader or writer that found
 /// the lock taken slept 150 ms (Microsoft.Data.Sqlite's busy retry) before trying again — under concurrent creates half
-/// of all writes waited 100–250 ms (bench/NOTES.md, "creating a conversation").
+/// of all writes waited 100–250 ms (bench/NOTES.md, "SQLite reads took the write lock").
 /// </summary>
 /// <remarks>
 /// Read-uncommitted makes the transaction deferred (<c>BEGIN</c>): in WAL mode it reads the last committed snapshot and

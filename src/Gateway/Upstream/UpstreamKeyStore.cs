@@ -36,7 +36,7 @@ public sealed class UpstreamKeyStore : IUpstreamKeys
 
     /// <summary>
     /// The ring is read on first use, not at start: a node that follows no upstream never loads Data Protection and its
-    /// XML key-ring reader (~3 MB of an idle node's memory, bench/NOTES.md "a node at rest").
+    /// XML key-ring reader (~1 MB of an idle node's memory, bench/NOTES.md "a node at rest").
     /// </summary>
     private IDataProtector Protector => Volatile.Read(ref _protector) ?? InitialProtector();
 
