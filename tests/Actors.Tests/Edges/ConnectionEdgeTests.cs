@@ -156,13 +156,16 @@ public sealed class ConnectionEdgeTests(ITestOutputHelper output) : Akka.TestKit
     public void A_busy_conversation_is_not_asked_for_its_last_seq()
     {
         var sink = new RecordingSink();
-        var (connection, entity, id) = Live(sink, Fast with { QuietResync = TimeSpan.FromMilliseconds(400) });
-        for (var seq = 1; seq <= 12; seq++)
+        // An event every ~100 ms for 3 s against a 1 s quiet window: a connection that asked on a timer regardless of
+        // traffic would ask about three times; one that waits for quiet never does. (At 400 ms, 4× the pace, a loaded CI
+        // machine once stretched one pause past the window.)
+        var (connection, entity, id) = Live(sink, Fast with { QuietResync = TimeSpan.FromSeconds(1) });
+        for (var seq = 1; seq <= 30; seq++)
         {
             connection.Tell(Published(id, seq, seq), entity.Ref);
             entity.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
         }
-        AwaitAssert(() => Assert.Equal(Seqs(1, 12), sink.Seqs), Wait);
+        AwaitAssert(() => Assert.Equal(Seqs(1, 30), sink.Seqs), Wait);
     }
 
     [Fact]
