@@ -109,4 +109,40 @@ public sealed class ConfigurationTests
             SyncServer.StartAsync(new Dictionary<string, string?> { ["Persistence:Provider"] = "PostgreSql" }));
         Assert.Contains("Persistence:ConnectionString", e.Message);
     }
+
+    /// <summary>
+    /// The web host is the slim builder (no IIS, QUIC or hosting-startup scan), with Kestrel's HTTPS configuration added
+    /// back: an HTTPS endpoint under <c>Kestrel:Endpoints</c> with a certificate file still serves the API over TLS.
+    /// Without <c>UseKestrelHttpsConfiguration</c> the slim builder refuses such an endpoint at start.
+    /// </summary>
+    [Fact]
+    public async Task An_https_endpoint_configured_under_Kestrel_serves_the_api_over_tls()
+    {
+        var dir = SyncServer.NewDataDirectory();
+        try
+        {
+            using var rsa = System.Security.Cryptography.RSA.Create(2048);
+            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=127.0.0.1", rsa,
+                System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1);
+            using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1));
+            var pfx = Path.Combine(dir, "tls.pfx");
+            await File.WriteAllBytesAsync(pfx, certificate.Export(System.Security.Cryptography.X509Certificates.X509ContentType.Pfx, "test"));
+
+            await using var server = await SyncServer.StartAsync(new Dictionary<string, string?>
+            {
+                ["Kestrel:Endpoints:Https:Url"] = "https://127.0.0.1:0",
+                ["Kestrel:Endpoints:Https:Certificate:Path"] = pfx,
+                ["Kestrel:Endpoints:Https:Certificate:Password"] = "test",
+            }, Path.Combine(dir, "data"));
+
+            Assert.Equal(Uri.UriSchemeHttps, server.BaseUri.Scheme);
+            var id = await server.NewConversationAsync();
+            var stored = await server.IngestAsync(id, [SyncServer.Message("over tls")]);
+            Assert.True(Assert.Single(stored).GetProperty("seq").GetInt64() > 0);
+        }
+        finally
+        {
+            SyncServer.TryDelete(dir);
+        }
+    }
 }

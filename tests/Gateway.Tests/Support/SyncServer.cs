@@ -27,7 +27,12 @@ public sealed class SyncServer : IAsyncDisposable
         BaseUri = baseUri;
         DataDirectory = dataDirectory;
         _ownsDirectory = ownsDirectory;
-        Http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(30) };
+        // A server configured with an HTTPS endpoint (Kestrel:Endpoints) presents a test's self-signed certificate on
+        // loopback: the client takes it.
+        Http = baseUri.Scheme == Uri.UriSchemeHttps
+            ? new HttpClient(new HttpClientHandler { ServerCertificateCustomValidationCallback = HttpClientHandler.DangerousAcceptAnyServerCertificateValidator })
+                { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(30) }
+            : new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(30) };
     }
 
     public static string NewDataDirectory()
@@ -67,7 +72,8 @@ public sealed class SyncServer : IAsyncDisposable
             if (ownsDirectory) TryDelete(dataDirectory);
             throw;
         }
-        var address = app.Urls.Single(u => u.StartsWith("http://127.0.0.1:", StringComparison.Ordinal));
+        var address = app.Urls.Single(u => u.StartsWith("http://127.0.0.1:", StringComparison.Ordinal)
+                                           || u.StartsWith("https://127.0.0.1:", StringComparison.Ordinal));
         var server = new SyncServer(app, new Uri(address), dataDirectory, ownsDirectory);
         await server.WaitReadyAsync();
         return server;
