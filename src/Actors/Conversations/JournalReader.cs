@@ -219,7 +219,7 @@ public static class JournalReader
         }
     }
 
-    private static Func<DbConnection>? Connector(string provider, string connectionString)
+    internal static Func<DbConnection>? Connector(string provider, string connectionString)
     {
         if (provider.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase)) return () => new SqliteConnection(connectionString);
         if (provider.StartsWith("PostgreSQL", StringComparison.OrdinalIgnoreCase)) return () => new NpgsqlConnection(connectionString);

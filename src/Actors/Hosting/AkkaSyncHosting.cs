@@ -141,6 +141,7 @@ public static class AkkaSyncHosting
             })
             .WithSqlPersistence(connectionString, providerName)
             .AddHocon(Journal.GroupCommitJournal.Hocon, HoconAddMode.Prepend)
+            .AddHocon(Journal.DirectSnapshotStore.Hocon, HoconAddMode.Prepend)
             .AddHocon(options.Provider == PersistenceProvider.Sqlite ? Journal.SqliteReads.Hocon : "", HoconAddMode.Prepend)
             .WithCustomSerializer("akka-sync", [typeof(ISyncMessage)], system => new SyncSerializer(system))
             .AddConversationDirectory()

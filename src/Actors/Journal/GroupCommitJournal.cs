@@ -13,8 +13,9 @@ namespace Akka.Sync.Actors.Journal;
 /// <summary>
 /// Akka.Persistence.Sql's journal with its write path replaced by a group commit: every write waiting when the
 /// previous transaction ends goes into the next one, as rows of a prepared insert (<see cref="JournalRowWriter"/>).
-/// Everything else — the tables and their creation, recovery, highest sequence numbers, deletes, the query side and
-/// the snapshot store — is Akka.Persistence.Sql's, on the same tables and rows.
+/// Recovery's reads (highest sequence number, replay) are plain SQL too (<see cref="DirectRecovery"/>). Everything else
+/// — the tables and their creation, deletes, the query side and the snapshot store's writes — is Akka.Persistence.Sql's,
+/// on the same tables and rows.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -42,6 +43,7 @@ public sealed class GroupCommitJournal : SqlWriteJournal
     public const string Hocon = "akka.persistence.journal.sql.class = \"Akka.Sync.Actors.Journal.GroupCommitJournal, Akka.Sync.Actors\"";
 
     private readonly JournalRowWriter? _writer;
+    private readonly DirectRecovery? _recovery;
     private readonly Akka.Serialization.Serialization _serialization;
     private readonly string? _defaultSerializer;
     private readonly Dictionary<string, Task> _inProgress = new(StringComparer.Ordinal);
@@ -53,6 +55,7 @@ public sealed class GroupCommitJournal : SqlWriteJournal
         var serializer = journalConfig.GetString("serializer", null);
         _defaultSerializer = string.IsNullOrEmpty(serializer) || serializer == "null" ? null : serializer;
         _writer = JournalRowWriter.TryCreate(journalConfig, Context.System.Name);
+        _recovery = DirectRecovery.ForJournal(journalConfig, Context.System, _defaultSerializer);
         if (_writer is null)
             _log.Info("The journal's table mapping or provider is not the default SQLite/PostgreSQL one: writes take Akka.Persistence.Sql's own path");
     }
@@ -105,8 +108,16 @@ public sealed class GroupCommitJournal : SqlWriteJournal
             try { await pending.ConfigureAwait(false); }
             catch { /* only its end matters here; the writer already heard of its failure */ }
         }
-        return await base.ReadHighestSequenceNrAsync(persistenceId, fromSequenceNr, cancellationToken).ConfigureAwait(false);
+        return _recovery is not null
+            ? await _recovery.HighestSequenceNrAsync(persistenceId, fromSequenceNr, cancellationToken).ConfigureAwait(false)
+            : await base.ReadHighestSequenceNrAsync(persistenceId, fromSequenceNr, cancellationToken).ConfigureAwait(false);
     }
+
+    public override Task ReplayMessagesAsync(IActorContext context, string persistenceId, long fromSequenceNr, long toSequenceNr, long max,
+        Action<IPersistentRepresentation> recoveryCallback) =>
+        _recovery is not null
+            ? _recovery.ReplayAsync(persistenceId, fromSequenceNr, toSequenceNr, max, recoveryCallback, CancellationToken.None)
+            : base.ReplayMessagesAsync(context, persistenceId, fromSequenceNr, toSequenceNr, max, recoveryCallback);
 
     protected override bool ReceivePluginInternal(object message)
     {

@@ -65,6 +65,7 @@ public abstract class SqliteActorTest : Akka.TestKit.Xunit2.TestKit
             akka.persistence.journal.plugin = "akka.persistence.journal.sql"
             akka.persistence.journal.sql { connection-string = "{{cs}}", provider-name = "SQLite.MS" }
             {{Akka.Sync.Actors.Journal.GroupCommitJournal.Hocon}}
+            {{Akka.Sync.Actors.Journal.DirectSnapshotStore.Hocon}}
             {{Akka.Sync.Actors.Journal.SqliteReads.Hocon}}
             akka.persistence.snapshot-store.plugin = "akka.persistence.snapshot-store.sql"
             akka.persistence.snapshot-store.sql { connection-string = "{{cs}}", provider-name = "SQLite.MS" }
