@@ -9,7 +9,7 @@ namespace Akka.Sync.Gateway;
 /// glibc gives each thread that meets a locked arena a new one, up to eight per core, and each keeps the pages it once
 /// touched. Start-up spreads the runtime's, SQLite's and OpenSSL's allocations over a dozen threads, so a node at rest
 /// held ~4 MB of native heap in arenas that no thread used again: 155.7 MB of RSS 60 s after ready with the default,
-/// 151.5 MB with two arenas (bench/NOTES.md, "a node at rest"). Two, not one: the socket and journal threads still
+/// 151.5 MB with two arenas (bench/NOTES.md, "Issue 15, seventh sitting"). Two, not one: the socket and journal threads still
 /// allocate side by side. The call comes first in <c>Main</c>, before the host starts its threads; glibc reads the
 /// variable itself at the first allocation, so when it is set this leaves it alone. Elsewhere (musl, macOS, Windows)
 /// it does nothing.
