@@ -41,7 +41,7 @@ internal sealed class DirectRecovery
                   "ORDER BY sequence_number";
     }
 
-    /// <summary>Reads (highest sequence numbers, replayed rows, snapshot loads) made this way in a system (for tests: which path recovery took).</summary>
+    /// <summary>Reads (highest sequence numbers, replays, snapshot loads) made this way in a system (for tests: which path recovery took).</summary>
     internal static long ReadsIn(ActorSystem system) => Counters.TryGetValue(system, out var c) ? Interlocked.Read(ref c.Value) : 0;
 
     internal static void Count(ActorSystem system) => Interlocked.Increment(ref Counters.GetValue(system, _ => new StrongBox<long>()).Value);
@@ -105,10 +105,10 @@ internal sealed class DirectRecovery
             var payload = reader.IsDBNull(2)
                 ? FromType(bytes, manifest)
                 : _serialization.Deserialize(bytes, Convert.ToInt32(reader.GetValue(2), System.Globalization.CultureInfo.InvariantCulture), manifest);
-            Count(_system);
             recoveryCallback(new Persistent(payload, sequenceNr, persistenceId, manifest, false, ActorRefs.NoSender,
                 reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetInt64(5)));
         }
+        Count(_system);
     }
 
     // A row with no serializer id: the plugin finds the serializer by the type its manifest names.

@@ -28,8 +28,7 @@ public sealed class DirectSnapshotStore : SqlSnapshotStore
         if (DefaultTableMapping.Read(snapshotConfig, "snapshot") is not (var connectionString, var provider, var table)) return;
         foreach (var column in new[] { "persistence-id", "sequence-number", "created", "snapshot", "manifest", "serializer-id" })
             if (snapshotConfig.GetString($"default.snapshot.columns.{column}", column.Replace('-', '_')) != column.Replace('-', '_')) return;
-        // SQL Server keeps a datetime in "created"; everything this reads keeps ticks.
-        if (provider.Contains("sqlserver", StringComparison.OrdinalIgnoreCase)) return;
+        // SQLite and PostgreSQL only (the plugin keeps "created" as ticks there; SQL Server's is a datetime).
         _connect = Conversations.JournalReader.Connector(provider, connectionString);
         _table = table;
     }
