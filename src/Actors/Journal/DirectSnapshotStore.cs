@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Akka.Configuration;
+using Akka.Event;
 using Akka.Persistence;
 using Akka.Persistence.Sql.Snapshot;
 
@@ -8,7 +9,8 @@ namespace Akka.Sync.Actors.Journal;
 /// <summary>
 /// Akka.Persistence.Sql's snapshot store with its load — what every recovery asks first — as one plain SQL query on the
 /// same table and rows, for the default table mapping and columns on SQLite and PostgreSQL (<see cref="DirectRecovery"/>
-/// says why). Saving and deleting, table creation and any other mapping or provider stay the plugin's.
+/// says why); on SQLite its table is created directly (<see cref="SqliteTables"/>). Saving and deleting, and any other
+/// mapping or provider, stay the plugin's.
 /// </summary>
 public sealed class DirectSnapshotStore : SqlSnapshotStore
 {
@@ -20,8 +22,10 @@ public sealed class DirectSnapshotStore : SqlSnapshotStore
     private readonly string? _defaultSerializer;
     private readonly string _table = "";
 
-    public DirectSnapshotStore(Config snapshotConfig) : base(snapshotConfig)
+    public DirectSnapshotStore(Config snapshotConfig) : base(SqliteTables.TakeOverSnapshots(snapshotConfig, out var tablesFailure))
     {
+        if (tablesFailure is not null)
+            Context.GetLogger().Warning(tablesFailure, "Could not create the snapshot store's SQLite table directly; Akka.Persistence.Sql creates it");
         _serialization = Context.System.Serialization;
         var serializer = snapshotConfig.GetString("serializer", null);
         _defaultSerializer = string.IsNullOrEmpty(serializer) || serializer == "null" ? null : serializer;

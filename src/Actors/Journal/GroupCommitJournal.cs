@@ -49,8 +49,10 @@ public sealed class GroupCommitJournal : SqlWriteJournal
     private readonly Dictionary<string, Task> _inProgress = new(StringComparer.Ordinal);
     private readonly ILoggingAdapter _log = Context.GetLogger();
 
-    public GroupCommitJournal(Config journalConfig) : base(journalConfig)
+    public GroupCommitJournal(Config journalConfig) : base(SqliteTables.TakeOverJournal(journalConfig, out var tablesFailure))
     {
+        if (tablesFailure is not null)
+            _log.Warning(tablesFailure, "Could not create the journal's SQLite tables directly; Akka.Persistence.Sql creates them");
         _serialization = Context.System.Serialization;
         var serializer = journalConfig.GetString("serializer", null);
         _defaultSerializer = string.IsNullOrEmpty(serializer) || serializer == "null" ? null : serializer;
