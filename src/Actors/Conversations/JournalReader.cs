@@ -226,7 +226,7 @@ public static class JournalReader
         return null;
     }
 
-    private static void Add(DbCommand command, string name, object value)
+    internal static void Add(DbCommand command, string name, object value)
     {
         var p = command.CreateParameter();
         p.ParameterName = name;

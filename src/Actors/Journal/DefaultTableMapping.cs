@@ -22,4 +22,15 @@ internal static class DefaultTableMapping
         return (connectionString, section.GetString("provider-name", ""),
             !string.IsNullOrEmpty(schema) && schema != "null" ? $"{schema}.{name}" : name);
     }
+
+    /// <summary>The journal's columns the direct paths read and write (the plugin's keys under <c>default.journal.columns</c>).</summary>
+    public static readonly string[] JournalColumns =
+        ["ordering", "deleted", "persistence-id", "sequence-number", "created", "message", "identifier", "manifest", "writer-uuid"];
+
+    /// <summary>The snapshot table's columns (keys under <c>default.snapshot.columns</c>).</summary>
+    public static readonly string[] SnapshotColumns = ["persistence-id", "sequence-number", "created", "snapshot", "manifest", "serializer-id"];
+
+    /// <summary>True when every column key under <paramref name="path"/> keeps its default name (the key with '-' as '_').</summary>
+    public static bool HasDefaultColumns(Config section, string path, IEnumerable<string> columns) =>
+        columns.All(c => section.GetString($"{path}.{c}", c.Replace('-', '_')) == c.Replace('-', '_'));
 }

@@ -57,8 +57,7 @@ internal sealed class DirectRecovery
     {
         if (DefaultTableMapping.Read(journal, "journal") is not (var connectionString, var provider, var table)) return null;
         if (journal.GetBoolean("delete-compatibility-mode", false) || !journal.GetBoolean("default.journal.use-writer-uuid-column", true)) return null;
-        foreach (var column in new[] { "ordering", "deleted", "persistence-id", "sequence-number", "created", "message", "identifier", "manifest", "writer-uuid" })
-            if (journal.GetString($"default.journal.columns.{column}", column.Replace('-', '_')) != column.Replace('-', '_')) return null;
+        if (!DefaultTableMapping.HasDefaultColumns(journal, "default.journal.columns", DefaultTableMapping.JournalColumns)) return null;
         return Conversations.JournalReader.Connector(provider, connectionString) is { } connect
             ? new DirectRecovery(connect, table, system.Serialization, defaultSerializer)
             : null;
@@ -102,28 +101,26 @@ internal sealed class DirectRecovery
             var sequenceNr = reader.GetInt64(0);
             var bytes = (byte[])reader.GetValue(1);
             var manifest = reader.IsDBNull(3) ? "" : reader.GetString(3);
-            var payload = reader.IsDBNull(2)
-                ? FromType(bytes, manifest)
-                : _serialization.Deserialize(bytes, Convert.ToInt32(reader.GetValue(2), System.Globalization.CultureInfo.InvariantCulture), manifest);
+            var payload = Payload(_serialization, bytes, reader.IsDBNull(2) ? null : reader.GetValue(2), manifest, _defaultSerializer);
             recoveryCallback(new Persistent(payload, sequenceNr, persistenceId, manifest, false, ActorRefs.NoSender,
                 reader.IsDBNull(4) ? null : reader.GetString(4), reader.GetInt64(5)));
         }
         Count(_system);
     }
 
-    // A row with no serializer id: the plugin finds the serializer by the type its manifest names.
-    private object FromType(byte[] bytes, string manifest)
+    /// <summary>
+    /// A row's payload as the plugin reads it: with the serializer its row names, or — no serializer id stored — the one
+    /// bound to the type its manifest names.
+    /// </summary>
+    internal static object Payload(Akka.Serialization.Serialization serialization, byte[] bytes, object? serializerId, string manifest,
+        string? defaultSerializer)
     {
+        if (serializerId is not null)
+            return serialization.Deserialize(bytes, Convert.ToInt32(serializerId, System.Globalization.CultureInfo.InvariantCulture), manifest);
         var type = Type.GetType(manifest, true)!;
-        var serializer = _serialization.FindSerializerForType(type, _defaultSerializer);
-        return Akka.Serialization.Serialization.WithTransport(_serialization.System, () => serializer.FromBinary(bytes, type));
+        var serializer = serialization.FindSerializerForType(type, defaultSerializer);
+        return Akka.Serialization.Serialization.WithTransport(serialization.System, () => serializer.FromBinary(bytes, type));
     }
 
-    internal static void Add(DbCommand command, string name, object value)
-    {
-        var p = command.CreateParameter();
-        p.ParameterName = name;
-        p.Value = value;
-        command.Parameters.Add(p);
-    }
+    private static void Add(DbCommand command, string name, object value) => Conversations.JournalReader.Add(command, name, value);
 }

@@ -30,8 +30,7 @@ public sealed class DirectSnapshotStore : SqlSnapshotStore
         var serializer = snapshotConfig.GetString("serializer", null);
         _defaultSerializer = string.IsNullOrEmpty(serializer) || serializer == "null" ? null : serializer;
         if (DefaultTableMapping.Read(snapshotConfig, "snapshot") is not (var connectionString, var provider, var table)) return;
-        foreach (var column in new[] { "persistence-id", "sequence-number", "created", "snapshot", "manifest", "serializer-id" })
-            if (snapshotConfig.GetString($"default.snapshot.columns.{column}", column.Replace('-', '_')) != column.Replace('-', '_')) return;
+        if (!DefaultTableMapping.HasDefaultColumns(snapshotConfig, "default.snapshot.columns", DefaultTableMapping.SnapshotColumns)) return;
         // SQLite and PostgreSQL only (the plugin keeps "created" as ticks there; SQL Server's is a datetime).
         _connect = Conversations.JournalReader.Connector(provider, connectionString);
         _table = table;
@@ -48,30 +47,23 @@ public sealed class DirectSnapshotStore : SqlSnapshotStore
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var command = connection.CreateCommand();
         var sql = $"SELECT sequence_number, created, snapshot, serializer_id, manifest FROM {_table} WHERE persistence_id = @pid";
-        DirectRecovery.Add(command, "@pid", persistenceId);
+        Conversations.JournalReader.Add(command, "@pid", persistenceId);
         if (criteria.MaxSequenceNr != long.MaxValue)
         {
             sql += " AND sequence_number <= @seq";
-            DirectRecovery.Add(command, "@seq", criteria.MaxSequenceNr);
+            Conversations.JournalReader.Add(command, "@seq", criteria.MaxSequenceNr);
         }
         if (criteria.MaxTimeStamp != DateTime.MaxValue)
         {
             sql += " AND created <= @created";
-            DirectRecovery.Add(command, "@created", criteria.MaxTimeStamp.Ticks);
+            Conversations.JournalReader.Add(command, "@created", criteria.MaxTimeStamp.Ticks);
         }
         command.CommandText = sql + " ORDER BY sequence_number DESC LIMIT 1";
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false)) return null;
         var bytes = (byte[])reader.GetValue(2);
         var manifest = reader.IsDBNull(4) ? "" : reader.GetString(4);
-        object snapshot;
-        if (reader.IsDBNull(3))
-        {
-            var type = Type.GetType(manifest, true)!;
-            var serializer = _serialization.FindSerializerForType(type, _defaultSerializer);
-            snapshot = Akka.Serialization.Serialization.WithTransport(_serialization.System, () => serializer.FromBinary(bytes, type));
-        }
-        else snapshot = _serialization.Deserialize(bytes, Convert.ToInt32(reader.GetValue(3), System.Globalization.CultureInfo.InvariantCulture), manifest);
+        var snapshot = DirectRecovery.Payload(_serialization, bytes, reader.IsDBNull(3) ? null : reader.GetValue(3), manifest, _defaultSerializer);
         DirectRecovery.Count(_serialization.System);
         return new SelectedSnapshot(new SnapshotMetadata(persistenceId, reader.GetInt64(0), new DateTime(reader.GetInt64(1))), snapshot);
     }

@@ -65,8 +65,7 @@ internal sealed class JournalRowWriter : IDisposable
         if (DefaultTableMapping.Read(config, "journal") is not (var connectionString, var provider, var table)) return null;
         if (!config.GetBoolean("default.journal.use-writer-uuid-column", true)) return null;
         if (config.GetString("tag-write-mode", "TagTable") is var tags && !tags.Equals("TagTable", StringComparison.OrdinalIgnoreCase)) return null;
-        foreach (var column in new[] { "ordering", "deleted", "persistence-id", "sequence-number", "created", "message", "identifier", "manifest", "writer-uuid" })
-            if (config.GetString($"default.journal.columns.{column}", column.Replace('-', '_')) != column.Replace('-', '_')) return null;
+        if (!DefaultTableMapping.HasDefaultColumns(config, "default.journal.columns", DefaultTableMapping.JournalColumns)) return null;
         if (provider.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase))
             return new JournalRowWriter(() => new SqliteConnection(connectionString), true,
                 new SqliteConnectionStringBuilder(connectionString).Pooling, table, systemName);

@@ -84,8 +84,8 @@ internal static class SqliteTables
         if (!section.GetBoolean("default.journal.use-writer-uuid-column", true) || section.GetBoolean("delete-compatibility-mode", false)) return null;
         if (!section.GetString("tag-write-mode", "TagTable").Equals("TagTable", StringComparison.OrdinalIgnoreCase)) return null;
         if (section.GetString("default.tag.table-name", "tags") != "tags") return null;
-        return Defaults(section, "default.journal.columns", "ordering", "deleted", "persistence-id", "sequence-number", "created", "message", "identifier", "manifest", "writer-uuid")
-               && Defaults(section, "default.tag.columns", "ordering-id", "persistence-id", "sequence-nr")
+        return DefaultTableMapping.HasDefaultColumns(section, "default.journal.columns", DefaultTableMapping.JournalColumns)
+               && DefaultTableMapping.HasDefaultColumns(section, "default.tag.columns", ["ordering-id", "persistence-id", "sequence-nr"])
                && section.GetString("default.tag.columns.tag-value", "tag") == "tag"
             ? connectionString
             : null;
@@ -93,7 +93,7 @@ internal static class SqliteTables
 
     private static string? IsDefaultSnapshotStore(Config section) =>
         Common(section, "snapshot") is { } connectionString
-        && Defaults(section, "default.snapshot.columns", "persistence-id", "sequence-number", "created", "snapshot", "manifest", "serializer-id")
+        && DefaultTableMapping.HasDefaultColumns(section, "default.snapshot.columns", DefaultTableMapping.SnapshotColumns)
             ? connectionString
             : null;
 
@@ -103,7 +103,4 @@ internal static class SqliteTables
         if (!provider.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase) || name != table) return null;
         return section.GetBoolean("auto-initialize", true) ? connectionString : null;
     }
-
-    private static bool Defaults(Config section, string path, params string[] columns) =>
-        columns.All(c => section.GetString($"{path}.{c}", c.Replace('-', '_')) == c.Replace('-', '_'));
 }
