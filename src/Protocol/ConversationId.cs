@@ -8,7 +8,7 @@ namespace Akka.Sync.Protocol;
 /// </summary>
 public readonly record struct ConversationId(Guid Value)
 {
-    public static ConversationId New() => new(Guid.NewGuid());
+    public static ConversationId New() => new(RandomIds.NewGuid());
 
     public static bool TryParse([NotNullWhen(true)] string? text, out ConversationId id)
     {

@@ -349,7 +349,7 @@ public sealed partial record ConversationState(
                     d.Kind, d.Source, ticks, V0Json.Compose(seq, wireTime, v0));
                 continue;
             }
-            var id = d.Id ?? Guid.NewGuid().ToString("D");
+            var id = d.Id ?? RandomIds.NewDashed();
             result[i] = new EventEnvelope(Id, seq, id, d.Kind, d.Source, ticks, V1Json.Compose(d.Kind, id, wireTime, d.Source, d.Body));
         }
         return result;

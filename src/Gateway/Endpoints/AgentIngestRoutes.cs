@@ -36,7 +36,7 @@ public static class AgentIngestRoutes
             // Each event gets its id here when it has none (the same id the conversation would have given it), so the
             // batch can be sent again while unanswered without being stored twice (Http.AskAppend).
             for (var i = 0; i < events.Length; i++)
-                if (events[i].Id is null) events[i] = events[i] with { Id = Guid.NewGuid().ToString("D") };
+                if (events[i].Id is null) events[i] = events[i] with { Id = RandomIds.NewDashed() };
             command = new ConversationCommands.AppendEvents(id, events);
         }
         var (reply, askError) = command is ConversationCommands.AppendEvents append

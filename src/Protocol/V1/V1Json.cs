@@ -163,7 +163,7 @@ public static class V1Json
     /// The <c>ConversationStateUpdateEvent{key:"full_state"}</c> each socket gets first. Not stored.
     /// </summary>
     public static byte[] FullState(ConversationInfo info, DateTime nowUtc) =>
-        Compose("ConversationStateUpdateEvent", Guid.NewGuid().ToString(), WireTime.ToWire(nowUtc),
+        Compose("ConversationStateUpdateEvent", RandomIds.NewDashed(), WireTime.ToWire(nowUtc),
             EventSources.Environment, Write(w =>
             {
                 w.WriteStartObject();
@@ -192,7 +192,7 @@ public static class V1Json
     /// The error frame a socket gets for a frame it sent that the server cannot use. Not stored.
     /// </summary>
     public static byte[] ErrorFrame(string code, string detail, DateTime nowUtc) =>
-        Compose("ConversationErrorEvent", Guid.NewGuid().ToString(), WireTime.ToWire(nowUtc),
+        Compose("ConversationErrorEvent", RandomIds.NewDashed(), WireTime.ToWire(nowUtc),
             EventSources.Environment, Write(w =>
             {
                 w.WriteStartObject();
