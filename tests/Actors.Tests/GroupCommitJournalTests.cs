@@ -67,6 +67,31 @@ public sealed class GroupCommitJournalTests(ITestOutputHelper output) : SqliteAc
     }
 
     [Fact]
+    public async Task Disposing_stores_every_write_already_queued_and_refuses_writes_after_it_unstored()
+    {
+        var writer = NewWriter();
+        Task first, disposing;
+        Task[] queued;
+        using (HoldWriteLock())
+        {
+            first = StartFirst(writer, "stop-0");
+            queued = Enumerable.Range(1, 5).Select(i => writer.WriteAsync([Row($"stop-{i}", 1)])).ToArray();
+            disposing = Task.Run(writer.Dispose); // waits for the queued writes, which wait for the lock
+            AwaitCondition(() => writer.Stopping, Wait);
+            var late = writer.WriteAsync([Row("stop-late", 1)]);
+            var refused = await Assert.ThrowsAsync<InvalidOperationException>(() => late.WaitAsync(Wait));
+            Assert.Contains("not stored", refused.Message);
+            Assert.False(first.IsCompleted);
+        }
+
+        await Task.WhenAll(queued.Append(first)).WaitAsync(Wait);
+        await disposing.WaitAsync(Wait);
+        Assert.Equal(2, writer.Commits); // the first, then the five that waited, together
+        Assert.Equal(6, Scalar("SELECT COUNT(*) FROM journal WHERE persistence_id LIKE $p", "stop-%"));
+        Assert.Equal(0, Scalar("SELECT COUNT(*) FROM journal WHERE persistence_id = $p", "stop-late"));
+    }
+
+    [Fact]
     public async Task A_write_that_collides_with_a_stored_row_fails_alone_and_whole_and_the_writes_beside_it_are_stored()
     {
         using var writer = NewWriter();

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Data;
 using System.Data.Common;
 using System.Runtime.CompilerServices;
@@ -33,7 +32,13 @@ internal sealed class JournalRowWriter : IDisposable
     /// <summary>Rows in one transaction at most (a write's own rows are never split).</summary>
     public const int MaxRowsPerTransaction = 1000;
 
-    private readonly BlockingCollection<Pending> _queue = new(new ConcurrentQueue<Pending>());
+    // Writes waiting for the writer thread, under their own lock. Not a BlockingCollection: its SemaphoreSlim spins
+    // (sched_yield, Sleep(0)) before it blocks, and on two cores the writer spun after each commit on the CPU the
+    // writes it waited for needed (~10,000 sched_yield calls a second under the many-conversations workload;
+    // bench/NOTES.md, "Issue 15, eighth sitting"). Monitor.Wait blocks at once; a write wakes it with Pulse.
+    private readonly Queue<Pending> _queue = new();
+    private bool _completed;
+    private bool _writerWaiting;
     private readonly Func<DbConnection> _connect;
     private readonly bool _sqlite;
     private readonly bool _keepOpen;
@@ -91,17 +96,25 @@ internal sealed class JournalRowWriter : IDisposable
 
     private int _committing;
 
+    /// <summary>True once <see cref="Dispose"/> was called: later writes are refused (for tests).</summary>
+    internal bool Stopping
+    {
+        get { lock (_queue) return _completed; }
+    }
+
     /// <summary>Stores <paramref name="rows"/> in one transaction (possibly shared with other writes); completes once committed.</summary>
     public Task WriteAsync(IReadOnlyList<Row> rows)
     {
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        try
+        lock (_queue)
         {
-            _queue.Add(new Pending(rows, done));
-        }
-        catch (InvalidOperationException)
-        {
-            done.TrySetException(new InvalidOperationException("The journal is stopping: the write was not stored"));
+            if (_completed)
+            {
+                done.TrySetException(new InvalidOperationException("The journal is stopping: the write was not stored"));
+                return done.Task;
+            }
+            _queue.Enqueue(new Pending(rows, done));
+            if (_writerWaiting) Monitor.Pulse(_queue);
         }
         return done.Task;
     }
@@ -109,16 +122,8 @@ internal sealed class JournalRowWriter : IDisposable
     private void Run()
     {
         var group = new List<Pending>();
-        foreach (var first in _queue.GetConsumingEnumerable())
+        while (TakeGroup(group))
         {
-            group.Clear();
-            group.Add(first);
-            var rows = first.Rows.Count;
-            while (rows < MaxRowsPerTransaction && _queue.TryTake(out var next))
-            {
-                group.Add(next);
-                rows += next.Rows.Count;
-            }
             try
             {
                 Commit(group);
@@ -151,9 +156,41 @@ internal sealed class JournalRowWriter : IDisposable
                 Reset();
                 foreach (var p in group) p.Done.TrySetException(e);
             }
-            if (!_keepOpen && _queue.Count == 0) Reset();
+            if (!_keepOpen && IsIdle) Reset();
         }
         Reset();
+    }
+
+    /// <summary>
+    /// Waits for at least one write, then takes every write waiting, up to <see cref="MaxRowsPerTransaction"/> rows (the
+    /// first always whole). False once the writer is disposed and nothing is left.
+    /// </summary>
+    private bool TakeGroup(List<Pending> group)
+    {
+        group.Clear();
+        lock (_queue)
+        {
+            while (_queue.Count == 0)
+            {
+                if (_completed) return false;
+                _writerWaiting = true;
+                Monitor.Wait(_queue);
+                _writerWaiting = false;
+            }
+            var rows = 0;
+            while (_queue.Count > 0 && (group.Count == 0 || rows < MaxRowsPerTransaction))
+            {
+                var next = _queue.Dequeue();
+                group.Add(next);
+                rows += next.Rows.Count;
+            }
+            return true;
+        }
+    }
+
+    private bool IsIdle
+    {
+        get { lock (_queue) return _queue.Count == 0; }
     }
 
     /// <summary>
@@ -285,7 +322,11 @@ internal sealed class JournalRowWriter : IDisposable
     /// </summary>
     public void Dispose()
     {
-        _queue.CompleteAdding();
+        lock (_queue)
+        {
+            _completed = true;
+            Monitor.Pulse(_queue);
+        }
         if (Thread.CurrentThread != _thread) _thread.Join(TimeSpan.FromSeconds(5));
     }
 }
