@@ -316,8 +316,8 @@ public sealed class SyncSerializer : SerializerWithStringManifest
         {
             var seq = Int64();
             var id = String();
-            var kind = String();
-            var source = String();
+            var kind = WireNames.Intern(String());
+            var source = WireNames.Source(String());
             var ticks = Int64();
             var length = Int32();
             if (length < 0 || length > _span.Length - _at) throw new SerializationException("bad event length");

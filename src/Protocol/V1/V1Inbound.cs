@@ -202,8 +202,7 @@ public static class V1Inbound
             error = "kind must be a non-empty string";
             return false;
         }
-        if (!item.TryGetProperty("source", out var source) || source.ValueKind != JsonValueKind.String
-            || !EventSources.IsValid(source.GetString()))
+        if (!item.TryGetProperty("source", out var source) || WireNames.Source(source) is not { } sourceText)
         {
             error = "source must be one of agent, user, environment";
             return false;
@@ -238,7 +237,7 @@ public static class V1Inbound
             }
             w.WriteEndObject();
         });
-        incoming = new IncomingEvent(kindText, source.GetString()!, id, body);
+        incoming = new IncomingEvent(WireNames.Intern(kindText), sourceText, id, body);
         error = "";
         return true;
     }
