@@ -7,9 +7,9 @@ namespace Akka.Sync.Protocol;
 /// a time.
 /// </summary>
 /// <remarks>
-/// <see cref="Guid.NewGuid"/> on Linux reads 16 bytes from <c>/dev/urandom</c> with one <c>read</c> system call per id:
-/// ten per ingest request of ten events, the only system call of the ingest route that is not the request's own
-/// (bench/NOTES.md, "Issue 15, eighth sitting"). Here each thread fills a buffer of 256 ids' worth with
+/// <see cref="Guid.NewGuid"/> on Linux (this runtime's System.Native, without <c>arc4random_buf</c>) reads 16 bytes from
+/// <c>/dev/urandom</c> with one <c>read</c> system call per id: ten per ingest request of ten events (bench/NOTES.md,
+/// "Issue 15, eighth sitting"). Here each thread fills a buffer of 256 ids' worth with
 /// <see cref="RandomNumberGenerator.Fill"/> (the same cryptographic quality), takes 16 bytes per id, sets the version
 /// and variant bits as RFC 9562 section 5.4 asks, and wipes the bytes it used.
 /// </remarks>

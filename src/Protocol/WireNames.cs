@@ -52,10 +52,13 @@ public static class WireNames
         {
             if (name.Length > maxLength) return name;
             if (_names.TryGetValue(name, out var shared)) return shared;
-            if (Volatile.Read(ref _count) >= maxNames) return name;
-            shared = _names.GetOrAdd(name, name);
-            if (ReferenceEquals(shared, name)) Interlocked.Increment(ref _count);
-            return shared;
+            lock (_names) // adding is rare (a kind not seen before): the bound holds exactly under concurrent adds
+            {
+                if (_count >= maxNames) return name;
+                shared = _names.GetOrAdd(name, name);
+                if (ReferenceEquals(shared, name)) _count++;
+                return shared;
+            }
         }
     }
 }

@@ -77,6 +77,19 @@ public sealed class WireNamesTests
     }
 
     [Fact]
+    public void Names_added_from_many_threads_at_once_stop_exactly_at_the_bound()
+    {
+        var table = new WireNames.NameTable(maxNames: 50, maxLength: 100);
+        var names = Enumerable.Range(0, 800).Select(i => $"Race{i}").ToArray();
+        Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, t =>
+        {
+            for (var i = t; i < names.Length; i += 8) table.Intern(Fresh(names[i]));
+        });
+        var kept = names.Count(n => ReferenceEquals(table.Intern(Fresh(n)), table.Intern(Fresh(n))));
+        Assert.Equal(50, kept);
+    }
+
+    [Fact]
     public void The_process_table_shares_kinds_up_to_its_length_limit()
     {
         var kind = new string('K', WireNames.MaxLength);
