@@ -1,7 +1,6 @@
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Persistence;
-using Akka.Persistence.Journal;
 using Akka.Sync.Actors.Journal;
 using Akka.Sync.Actors.Tests.Support;
 using Xunit;
@@ -17,80 +16,9 @@ namespace Akka.Sync.Actors.Tests;
 /// </summary>
 public sealed class DirectRecoveryTests(ITestOutputHelper output) : SqliteActorTest(output)
 {
-    /// <summary>Persists, snapshots and deletes on command; records what its recovery saw.</summary>
-    private sealed class Recorder : UntypedPersistentActor
-    {
-        private readonly List<string> _seen = [];
-        private readonly Recovery _recovery;
-        private IActorRef? _waiting;
-
-        public Recorder(string persistenceId, Recovery recovery)
-        {
-            PersistenceId = persistenceId;
-            _recovery = recovery;
-        }
-
-        public override string PersistenceId { get; }
-        public override Recovery Recovery => _recovery;
-
-        protected override void OnRecover(object message)
-        {
-            switch (message)
-            {
-                case SnapshotOffer offer:
-                    _seen.Add($"snapshot {offer.Snapshot}@{offer.Metadata.SequenceNr}");
-                    break;
-                case string s:
-                    _seen.Add($"{s}@{LastSequenceNr}");
-                    break;
-                case RecoveryCompleted:
-                    _seen.Add($"done@{LastSequenceNr}");
-                    break;
-            }
-        }
-
-        protected override void OnCommand(object message)
-        {
-            switch (message)
-            {
-                case "log":
-                    Sender.Tell(string.Join(" | ", _seen));
-                    break;
-                case string s when s.StartsWith("persist ", StringComparison.Ordinal):
-                    PersistAll(s["persist ".Length..].Split(' '), _ => { });
-                    DeferAsync("", _ => Sender.Tell(LastSequenceNr));
-                    break;
-                case string s when s.StartsWith("tagged ", StringComparison.Ordinal):
-                    // A tagged write takes Akka.Persistence.Sql's own path (GroupCommitJournal writes untagged ones).
-                    Persist(new Tagged(s["tagged ".Length..], ["t"]), _ => Sender.Tell(LastSequenceNr));
-                    break;
-                case string s when s.StartsWith("snapshot ", StringComparison.Ordinal):
-                    _waiting = Sender;
-                    SaveSnapshot(s["snapshot ".Length..]);
-                    break;
-                case string s when s.StartsWith("delete ", StringComparison.Ordinal):
-                    _waiting = Sender;
-                    DeleteMessages(long.Parse(s["delete ".Length..], System.Globalization.CultureInfo.InvariantCulture));
-                    break;
-                case SaveSnapshotSuccess ok:
-                    _waiting?.Tell(ok.Metadata.SequenceNr);
-                    break;
-                case DeleteMessagesSuccess ok:
-                    _waiting?.Tell(ok.ToSequenceNr);
-                    break;
-                case SaveSnapshotFailure or DeleteMessagesFailure:
-                    _waiting?.Tell(message.ToString());
-                    break;
-            }
-        }
-    }
-
-    private static Props RecorderProps(string persistenceId, Recovery? recovery = null) =>
-        Props.Create(() => new Recorder(persistenceId, recovery ?? Recovery.Default));
-
     private static async Task<T> Command<T>(ActorSystem system, string persistenceId, string command)
     {
-        var actor = system.ActorOf(RecorderProps(persistenceId));
+        var actor = system.ActorOf(RecoveryRecorder.Props(persistenceId));
         try { return await actor.Ask<T>(command, Wait); }
         finally { await actor.GracefulStop(Wait); }
     }
@@ -98,7 +26,7 @@ public sealed class DirectRecoveryTests(ITestOutputHelper output) : SqliteActorT
     /// <summary>What a fresh incarnation of the actor recovers with <paramref name="recovery"/>, and the seq its next write gets.</summary>
     private static async Task<string> Recover(ActorSystem system, string persistenceId, Recovery? recovery = null)
     {
-        var actor = system.ActorOf(RecorderProps(persistenceId, recovery));
+        var actor = system.ActorOf(RecoveryRecorder.Props(persistenceId, recovery));
         try { return await actor.Ask<string>("log", Wait); }
         finally { await actor.GracefulStop(Wait); }
     }

@@ -3,6 +3,7 @@ using Akka.Configuration;
 using Akka.Persistence;
 using Akka.Persistence.Sql;
 using Akka.Sync.Actors.Journal;
+using Akka.Sync.Actors.Tests.Support;
 using Akka.Sync.Cluster.Tests.Support;
 using Xunit;
 
@@ -17,51 +18,6 @@ public sealed class PostgresDirectRecoveryTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
 
-    /// <summary>Persists, snapshots and deletes on command; records what its recovery saw.</summary>
-    private sealed class Recorder(string persistenceId, Recovery recovery) : UntypedPersistentActor
-    {
-        private readonly List<string> _seen = [];
-        private IActorRef? _waiting;
-
-        public override string PersistenceId => persistenceId;
-        public override Recovery Recovery => recovery;
-
-        protected override void OnRecover(object message)
-        {
-            switch (message)
-            {
-                case SnapshotOffer offer: _seen.Add($"snapshot {offer.Snapshot}@{offer.Metadata.SequenceNr}"); break;
-                case string s: _seen.Add($"{s}@{LastSequenceNr}"); break;
-                case RecoveryCompleted: _seen.Add($"done@{LastSequenceNr}"); break;
-            }
-        }
-
-        protected override void OnCommand(object message)
-        {
-            switch (message)
-            {
-                case "log":
-                    Sender.Tell(string.Join(" | ", _seen));
-                    break;
-                case string s when s.StartsWith("persist ", StringComparison.Ordinal):
-                    PersistAll(s["persist ".Length..].Split(' '), _ => { });
-                    DeferAsync("", _ => Sender.Tell(LastSequenceNr));
-                    break;
-                case string s when s.StartsWith("snapshot ", StringComparison.Ordinal):
-                    _waiting = Sender;
-                    SaveSnapshot(s["snapshot ".Length..]);
-                    break;
-                case string s when s.StartsWith("delete ", StringComparison.Ordinal):
-                    _waiting = Sender;
-                    DeleteMessages(long.Parse(s["delete ".Length..], global::System.Globalization.CultureInfo.InvariantCulture));
-                    break;
-                case SaveSnapshotSuccess ok: _waiting?.Tell(ok.Metadata.SequenceNr); break;
-                case DeleteMessagesSuccess ok: _waiting?.Tell(ok.ToSequenceNr); break;
-                case SaveSnapshotFailure or DeleteMessagesFailure: _waiting?.Tell(message.ToString()); break;
-            }
-        }
-    }
-
     private static ActorSystem NewSystem(string name, PostgresServer postgres, bool direct) =>
         ActorSystem.Create(name, ConfigurationFactory.ParseString($$"""
             akka.persistence.journal.plugin = "akka.persistence.journal.sql"
@@ -73,7 +29,7 @@ public sealed class PostgresDirectRecoveryTests
 
     private static async Task<T> Run<T>(ActorSystem system, string persistenceId, string command, Recovery? recovery = null)
     {
-        var actor = system.ActorOf(Props.Create(() => new Recorder(persistenceId, recovery ?? Recovery.Default)));
+        var actor = system.ActorOf(RecoveryRecorder.Props(persistenceId, recovery));
         try { return await actor.Ask<T>(command, Bound); }
         finally { await actor.GracefulStop(Bound); }
     }
