@@ -1,3 +1,4 @@
+using Akka.Actor;
 using Akka.Configuration;
 using Akka.Sync.Actors.Conversations;
 using Akka.Sync.Actors.Journal;
@@ -187,5 +188,62 @@ public sealed class GroupCommitJournalTests(ITestOutputHelper output) : SqliteAc
         using var writer = NewWriter($"Data Source={DatabaseFile}{options}");
         await writer.WriteAsync([Row("busy", 1)]).WaitAsync(Wait);
         Assert.Equal(expectedMs, writer.BusyTimeoutMs);
+    }
+
+    /// <summary>
+    /// A write's completion runs on the writer thread, inline, once its transaction commits: not queued to the thread
+    /// pool, which cost a work item (and often a thread wake-up) per write (bench/NOTES.md, "Issue 15, ninth sitting").
+    /// </summary>
+    [Fact]
+    public async Task A_writes_completion_runs_on_the_writer_thread_once_committed()
+    {
+        using var writer = NewWriter();
+        Task<string?> completedOn;
+        using (HoldWriteLock())
+        {
+            var write = StartFirst(writer, "inline-0");
+            completedOn = write.ContinueWith(_ => Thread.CurrentThread.Name, CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            Assert.False(write.IsCompleted);
+        }
+        Assert.Equal("test-journal-writer", await completedOn.WaitAsync(Wait));
+    }
+
+    /// <summary>
+    /// A recovery's read of the highest sequence number waits for that persistence id's write in progress (as the
+    /// plugin's does), so an entity restarted while its write was committing does not reuse the write's sequence
+    /// numbers; the journal's table of writes in progress stays bounded however many persistence ids it writes.
+    /// </summary>
+    [Fact]
+    public void A_read_of_the_highest_sequence_number_waits_for_the_write_in_progress_and_the_table_of_writes_stays_bounded()
+    {
+        CreateConversation(Region(Settings())); // the plugin creates the tables on its first write
+        var journal = Akka.Persistence.Persistence.Instance.Apply(Sys).JournalFor(null);
+        var writes = CreateTestProbe();
+        var reads = CreateTestProbe();
+        Akka.Persistence.AtomicWrite One(string pid, long seq) =>
+            new(new Akka.Persistence.Persistent($"event {seq}", seq, pid, writerGuid: "w"));
+
+        using (HoldWriteLock())
+        {
+            journal.Tell(new Akka.Persistence.WriteMessages([One("pending", 1)], writes.Ref, 1));
+            AwaitCondition(() => Scalar("SELECT COUNT(*) FROM journal WHERE persistence_id = $p", "pending") == 0);
+            journal.Tell(new Akka.Persistence.ReplayMessages(1, long.MaxValue, long.MaxValue, "pending", reads.Ref));
+            // While the write waits for the lock, the read waits for the write (in WAL mode it would otherwise read 0).
+            reads.ExpectNoMsg(TimeSpan.FromMilliseconds(300));
+        }
+        writes.ExpectMsg<Akka.Persistence.WriteMessagesSuccessful>(Wait);
+        writes.ExpectMsg<Akka.Persistence.WriteMessageSuccess>(Wait);
+        reads.ExpectMsg<Akka.Persistence.ReplayedMessage>(Wait);
+        Assert.Equal(1, reads.ExpectMsg<Akka.Persistence.RecoverySuccess>(Wait).HighestSequenceNr);
+
+        for (var i = 0; i < 3000; i++)
+        {
+            journal.Tell(new Akka.Persistence.WriteMessages([One($"many-{i}", 1)], writes.Ref, 1));
+            writes.ExpectMsg<Akka.Persistence.WriteMessagesSuccessful>(Wait);
+            writes.ExpectMsg<Akka.Persistence.WriteMessageSuccess>(Wait);
+        }
+        journal.Tell(GroupCommitJournal.CountTrackedWrites.Instance, writes.Ref);
+        Assert.InRange(writes.ExpectMsg<int>(Wait), 1, 1024);
     }
 }

@@ -96,18 +96,42 @@ public sealed class GroupCommitJournal : SqlWriteJournal
             }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
         // As the plugin does: a read of the highest sequence number waits for this persistence id's write in progress.
+        // Finished writes are dropped from the table when it has doubled since the last sweep (and when a read finds
+        // one), not by a message back to this actor per write: that was a mailbox hop per write (bench/NOTES.md,
+        // "Issue 15, ninth sitting"). The table only ever holds the latest write of each persistence id.
         _inProgress[persistenceId] = result;
-        var self = Self;
-        result.ContinueWith(_ => self.Tell(new WriteDone(persistenceId, result)), CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        if (_inProgress.Count >= _sweepAt)
+        {
+            foreach (var (id, write) in _inProgress)
+                if (write.IsCompleted) _inProgress.Remove(id);
+            _sweepAt = Math.Max(MinSweep, 2 * _inProgress.Count);
+        }
         return result;
     }
+
+    /// <summary>Asks the journal how many writes its table holds, in progress or finished and not yet swept (for tests).</summary>
+    internal sealed record CountTrackedWrites
+    {
+        public static readonly CountTrackedWrites Instance = new();
+    }
+
+    protected override bool ReceivePluginInternal(object message)
+    {
+        if (message is not CountTrackedWrites) return base.ReceivePluginInternal(message);
+        Sender.Tell(_inProgress.Count);
+        return true;
+    }
+
+    private const int MinSweep = 1024;
+    private int _sweepAt = MinSweep;
 
     public override async Task<long> ReadHighestSequenceNrAsync(string persistenceId, long fromSequenceNr, CancellationToken cancellationToken)
     {
         if (_inProgress.TryGetValue(persistenceId, out var pending))
         {
-            try { await pending.ConfigureAwait(false); }
+            if (pending.IsCompleted) _inProgress.Remove(persistenceId);
+            // The write completes on the journal's writer thread: yield, so the read below does not run there.
+            try { await pending.ConfigureAwait(ConfigureAwaitOptions.ForceYielding); }
             catch { /* only its end matters here; the writer already heard of its failure */ }
         }
         return _recovery is not null
@@ -121,20 +145,11 @@ public sealed class GroupCommitJournal : SqlWriteJournal
             ? _recovery.ReplayAsync(persistenceId, fromSequenceNr, toSequenceNr, max, recoveryCallback, CancellationToken.None)
             : base.ReplayMessagesAsync(context, persistenceId, fromSequenceNr, toSequenceNr, max, recoveryCallback);
 
-    protected override bool ReceivePluginInternal(object message)
-    {
-        if (message is not WriteDone done) return base.ReceivePluginInternal(message);
-        if (_inProgress.TryGetValue(done.PersistenceId, out var latest) && latest == done.Write) _inProgress.Remove(done.PersistenceId);
-        return true;
-    }
-
     protected override void PostStop()
     {
         _writer?.Dispose();
         base.PostStop();
     }
-
-    private sealed record WriteDone(string PersistenceId, Task Write);
 
     private static bool IsTagged(AtomicWrite write) =>
         ((IImmutableList<IPersistentRepresentation>)write.Payload).Any(p => p.Payload is Tagged { Tags.Count: > 0 });

@@ -102,10 +102,16 @@ internal sealed class JournalRowWriter : IDisposable
         get { lock (_queue) return _completed; }
     }
 
-    /// <summary>Stores <paramref name="rows"/> in one transaction (possibly shared with other writes); completes once committed.</summary>
+    /// <summary>
+    /// Stores <paramref name="rows"/> in one transaction (possibly shared with other writes); completes once committed.
+    /// The task completes on the writer thread and its continuations run there, inline: they must be short and must not
+    /// block (the journal's are: a few Tells to the journal's resequencer). Queuing each write's completion to the
+    /// thread pool instead cost a work item, and often a thread wake-up, per write (bench/NOTES.md, "Issue 15, ninth
+    /// sitting"). A continuation that goes on to do real work yields first (<see cref="GroupCommitJournal"/>).
+    /// </summary>
     public Task WriteAsync(IReadOnlyList<Row> rows)
     {
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var done = new TaskCompletionSource();
         lock (_queue)
         {
             if (_completed)
