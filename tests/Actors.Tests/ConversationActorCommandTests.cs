@@ -186,4 +186,37 @@ public sealed class ConversationActorCommandTests(ITestOutputHelper output) : Sq
         Assert.Equal(ResultCode.Ok, ExpectMsg<CommandResult>(Wait).Code);
         Assert.Equal(["running", "error", "running"], StatusValues(region, id));
     }
+
+    /// <summary>
+    /// The entity handles every message of a conversation's life itself — commands, queries, subscriptions, its
+    /// snapshots and index segments, a restart that recovers from them — none reaches Akka's unhandled-message path.
+    /// (It dispatches with one switch, not Akka's per-instance handler tables: a message type left out of the switch
+    /// would show here.)
+    /// </summary>
+    [Fact]
+    public void No_message_of_a_conversations_life_goes_unhandled()
+    {
+        var unhandled = CreateTestProbe();
+        Sys.EventStream.Subscribe(unhandled.Ref, typeof(Akka.Event.UnhandledMessage));
+        var region = Region(Settings(snapshotEvery: 5));
+        var id = CreateConversation(region);
+        var subscriber = CreateTestProbe();
+        region.Tell(new Subscribe(id, subscriber.Ref, ReplayFrom.All, Dialect.V1));
+        ExpectMsg<Subscribed>(Wait);
+        for (var i = 0; i < 4; i++) AppendOk(region, id, 3); // past SnapshotEvery: a state snapshot and an index segment
+        ExpectPublished(subscriber, 12);
+        region.Tell(new SetTitle(id, "renamed"));
+        ExpectMsg<CommandResult>(Wait);
+        region.Tell(new GetInfo(id));
+        Assert.Equal("renamed", ExpectMsg<InfoResult>(Wait).Info!.Title);
+        region.Tell(new SearchEvents(id, Filter.None, null, 5, false));
+        Assert.Equal(5, ExpectMsg<EventPage>(Wait).Items.Length);
+        region.Tell(new Unsubscribe(id, subscriber.Ref));
+        AwaitAssert(() => Assert.True(SnapshotRows(id) > 0), Wait);
+
+        RestartEntity(region, id); // recovers from the snapshot, loading the index segments beside the journal
+        Assert.Equal(12, Count(region, id));
+        AppendOk(region, id, 1);
+        unhandled.ExpectNoMsg(TimeSpan.FromMilliseconds(500));
+    }
 }

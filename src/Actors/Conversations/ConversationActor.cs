@@ -21,7 +21,7 @@ namespace Akka.Sync.Actors.Conversations;
 /// <see cref="SnapshotPolicy"/> and <see cref="AgentRuns"/>; following an upstream agent server is
 /// <see cref="UpstreamLink"/>'s. Supervised by its shard (see ConversationHosting).
 /// </summary>
-public sealed class ConversationActor : ReceivePersistentActor
+public sealed class ConversationActor : UntypedPersistentActor
 {
     private static readonly AppendResult AppendAnswer = new(ResultCode.Ok, null, []);
 
@@ -54,57 +54,72 @@ public sealed class ConversationActor : ReceivePersistentActor
         _snapshots = new SnapshotPolicy(settings.SnapshotEvery);
         _agent = new AgentRuns(settings);
         _upstream = new UpstreamLink(id, upstream, Context);
+    }
 
-        Recover<SnapshotOffer>(OnSnapshotOffer);
-        Recover<EventEnvelope>(e => ApplyDurable(e));
-        Recover<EventBatch>(b => { foreach (var e in b.Events) ApplyDurable(e); });
-        Recover<ConversationEvents.Created>(e => ApplyDurable(e));
-        Recover<ConversationEvents.TitleChanged>(e => ApplyDurable(e));
-        Recover<ConversationEvents.KeyIssued>(e => ApplyDurable(e));
-        Recover<ConversationEvents.Deleted>(e => ApplyDurable(e));
-        Recover<ConversationEvents.UpstreamBound>(e => ApplyDurable(e));
-        Recover<RecoveryCompleted>(_ => OnRecovered());
+    // ---- the handlers: one switch each, not Akka's per-instance Receive<T> tables ----
+    // A ReceivePersistentActor builds its table of ~45 handlers for every entity started: ~22 KB allocated per
+    // conversation created or re-activated, and the table kept for the entity's life (bench/NOTES.md, "Issue 15, ninth
+    // sitting"). The connection actor is an UntypedActor for the same reason (issue 12).
 
-        // Following an upstream agent server (UpstreamLink): users' actions go there, its events come back through the follower.
-        Command<SendMessage>(c => _upstream.Forward(c, Sender), _ => UpstreamLink.Forwards(_decided));
-        Command<Run>(c => _upstream.Forward(c, Sender), _ => UpstreamLink.Forwards(_decided));
-        Command<Pause>(c => _upstream.Forward(c, Sender), _ => UpstreamLink.Forwards(_decided));
-        Command<RespondToConfirmation>(c => _upstream.Forward(c, Sender), _ => UpstreamLink.Forwards(_decided));
-        Command<UpstreamFollower.Ingest>(c => Execute(_decided.DecideFollowed(c.Events, _history.SeqOfAny), AppendAnswer));
-        Command<UpstreamCommands.Wake>(_ => { });
+    protected override void OnRecover(object message)
+    {
+        switch (message)
+        {
+            case SnapshotOffer offer: OnSnapshotOffer(offer); break;
+            case EventBatch b: foreach (var e in b.Events) ApplyDurable(e); break;
+            case EventEnvelope or ConversationEvents.Created or ConversationEvents.TitleChanged or ConversationEvents.KeyIssued
+                or ConversationEvents.Deleted or ConversationEvents.UpstreamBound:
+                ApplyDurable(message);
+                break;
+            case RecoveryCompleted: OnRecovered(); break;
+            default: Unhandled(message); break;
+        }
+    }
 
-        Command<Create>(c => Execute(_decided.DecideCreate(c, Now()), new CreateResult(ResultCode.Created, null, null)));
-        Command<SendMessage>(c => Execute(_decided.DecideMessage(c.Message), CommandResult.Ok));
-        Command<Run>(_ => Execute(_decided.DecideRun(), CommandResult.Ok));
-        Command<Pause>(p => Execute(_decided.DecidePause(p.Interrupt), CommandResult.Ok));
-        Command<RespondToConfirmation>(c => Execute(_decided.DecideConfirmation(c.Accept, c.Reason), CommandResult.Ok));
-        Command<AppendEvents>(c => Execute(_decided.DecideAppend(c.Events, _history.SeqOfAny), AppendAnswer));
-        Command<SubmitUserAction>(c => Execute(_decided.DecideUserAction(c.Action), CommandResult.Ok));
-        Command<AppendV0Events>(c => Execute(_decided.DecideV0Append(c.Events), AppendAnswer));
-        Command<DemoAgentActor.Step>(s => Execute(_agent.Decide(s, _decided), new DemoAgentActor.StepDone(s.RunId)));
-        Command<SetTitle>(c => Execute(_decided.DecideTitle(c.Title, Now()), CommandResult.Ok));
-        Command<Delete>(_ => Execute(_decided.DecideDelete(Now()), CommandResult.Ok));
+    protected override void OnCommand(object message)
+    {
+        switch (message)
+        {
+            // Following an upstream agent server (UpstreamLink): users' actions go there, its events come back through the follower.
+            case SendMessage or Run or Pause or RespondToConfirmation when UpstreamLink.Forwards(_decided):
+                _upstream.Forward(message, Sender);
+                break;
+            case UpstreamFollower.Ingest c: Execute(_decided.DecideFollowed(c.Events, _history.SeqOfAny), AppendAnswer); break;
+            case UpstreamCommands.Wake: break;
 
-        Command<GetInfo>(_ => Sender.Tell(_state.IsLive ? new InfoResult(ResultCode.Ok, _upstream.Describe(_state.Info)) : new InfoResult(ResultCode.NotFound, null)));
-        Command<SearchEvents>(q => _history.Search(q, _state.IsLive, Sender));
-        Command<CountEvents>(q => Sender.Tell(_history.Count(q.Filter, _state.IsLive)));
-        Command<GetEvent>(q => _history.Get(q.EventId, _state.IsLive, Sender));
-        Command<Authorize>(q => Sender.Tell(new AuthorizeResult(_state.IsLive, _state.Opens(q.KeyHash))));
-        Command<ReadRange>(r => _history.Read(r, _state.LastSeq, _settings.ReplayChunk, _settings.ReplayChunkBytes, Sender));
+            case Create c: Execute(_decided.DecideCreate(c, Now()), new CreateResult(ResultCode.Created, null, null)); break;
+            case SendMessage c: Execute(_decided.DecideMessage(c.Message), CommandResult.Ok); break;
+            case Run: Execute(_decided.DecideRun(), CommandResult.Ok); break;
+            case Pause p: Execute(_decided.DecidePause(p.Interrupt), CommandResult.Ok); break;
+            case RespondToConfirmation c: Execute(_decided.DecideConfirmation(c.Accept, c.Reason), CommandResult.Ok); break;
+            case AppendEvents c: Execute(_decided.DecideAppend(c.Events, _history.SeqOfAny), AppendAnswer); break;
+            case SubmitUserAction c: Execute(_decided.DecideUserAction(c.Action), CommandResult.Ok); break;
+            case AppendV0Events c: Execute(_decided.DecideV0Append(c.Events), AppendAnswer); break;
+            case DemoAgentActor.Step s: Execute(_agent.Decide(s, _decided), new DemoAgentActor.StepDone(s.RunId)); break;
+            case SetTitle c: Execute(_decided.DecideTitle(c.Title, Now()), CommandResult.Ok); break;
+            case Delete: Execute(_decided.DecideDelete(Now()), CommandResult.Ok); break;
 
-        Command<Subscribe>(OnSubscribe);
-        Command<Resubscribe>(OnResubscribe);
-        Command<Unsubscribe>(OnUnsubscribe);
-        Command<SubscriberSet.Terminated>(t => RemoveSubscriber(t.Subscriber));
+            case GetInfo: Sender.Tell(_state.IsLive ? new InfoResult(ResultCode.Ok, _upstream.Describe(_state.Info)) : new InfoResult(ResultCode.NotFound, null)); break;
+            case SearchEvents q: _history.Search(q, _state.IsLive, Sender); break;
+            case CountEvents q: Sender.Tell(_history.Count(q.Filter, _state.IsLive)); break;
+            case GetEvent q: _history.Get(q.EventId, _state.IsLive, Sender); break;
+            case Authorize q: Sender.Tell(new AuthorizeResult(_state.IsLive, _state.Opens(q.KeyHash))); break;
+            case ReadRange r: _history.Read(r, _state.LastSeq, _settings.ReplayChunk, _settings.ReplayChunkBytes, Sender); break;
 
-        Command<SaveSnapshotSuccess>(OnSnapshotSaved);
-        Command<SaveSnapshotFailure>(OnSnapshotFailed);
-        Command<DeleteSnapshotsSuccess>(_ => { });
-        Command<DeleteSnapshotsFailure>(_ => { });
-        Command<ReceiveTimeout>(_ => OnIdle());
-        // Hand-off (a node leaving) and passivation: stop only after every write in flight has been answered and
-        // published, so a rolling restart costs callers a pause, not a timeout and a retry.
-        Command<StopGracefully>(stop => DeferAsync(stop, _ => Context.Stop(Self)));
+            case Subscribe s: OnSubscribe(s); break;
+            case Resubscribe r: OnResubscribe(r); break;
+            case Unsubscribe u: OnUnsubscribe(u); break;
+            case SubscriberSet.Terminated t: RemoveSubscriber(t.Subscriber); break;
+
+            case SaveSnapshotSuccess saved: OnSnapshotSaved(saved); break;
+            case SaveSnapshotFailure failed: OnSnapshotFailed(failed); break;
+            case DeleteSnapshotsSuccess or DeleteSnapshotsFailure: break;
+            case ReceiveTimeout: OnIdle(); break;
+            // Hand-off (a node leaving) and passivation: stop only after every write in flight has been answered and
+            // published, so a rolling restart costs callers a pause, not a timeout and a retry.
+            case StopGracefully stop: DeferAsync(stop, _ => Context.Stop(Self)); break;
+            default: Unhandled(message); break;
+        }
     }
 
     public override string PersistenceId => PersistenceIdOf(_id);
@@ -166,22 +181,25 @@ public sealed class ConversationActor : ReceivePersistentActor
 
     private sealed record IndexLoadFailed(Exception Cause);
 
-    private void LoadingIndex()
+    private void LoadingIndex(object message)
     {
-        Command<IndexSegments.Loaded>(loaded =>
+        switch (message)
         {
-            _history.IndexLoaded(loaded.Index);
-            _snapshots.SegmentsFound(loaded.SegmentsThrough);
-            UnbecomeStacked();
-            Stash.UnstashAll();
-            SaveIndexSegment();
-        });
-        Command<IndexLoadFailed>(f =>
-        {
-            _log.Error(f.Cause, "Loading the index of {0} failed; stopping (the next message recovers it again)", _id);
-            Context.Stop(Self);
-        });
-        CommandAny(_ => Stash.Stash());
+            case IndexSegments.Loaded loaded:
+                _history.IndexLoaded(loaded.Index);
+                _snapshots.SegmentsFound(loaded.SegmentsThrough);
+                UnbecomeStacked();
+                Stash.UnstashAll();
+                SaveIndexSegment();
+                break;
+            case IndexLoadFailed f:
+                _log.Error(f.Cause, "Loading the index of {0} failed; stopping (the next message recovers it again)", _id);
+                Context.Stop(Self);
+                break;
+            default:
+                Stash.Stash();
+                break;
+        }
     }
 
     // ---- writes ----
