@@ -46,19 +46,13 @@ public static class WireNames
     public sealed class NameTable(int maxNames, int maxLength)
     {
         private readonly ConcurrentDictionary<string, string> _names = new(StringComparer.Ordinal);
-        private int _count;
 
         public string Intern(string name)
         {
             if (name.Length > maxLength) return name;
             if (_names.TryGetValue(name, out var shared)) return shared;
-            lock (_names) // adding is rare (a kind not seen before): the bound holds exactly under concurrent adds
-            {
-                if (_count >= maxNames) return name;
-                shared = _names.GetOrAdd(name, name);
-                if (ReferenceEquals(shared, name)) _count++;
-                return shared;
-            }
+            // Adding is rare (a kind not seen before) and only happens under this lock, so the bound holds exactly.
+            lock (_names) return _names.Count >= maxNames ? _names.GetValueOrDefault(name, name) : _names.GetOrAdd(name, name);
         }
     }
 }

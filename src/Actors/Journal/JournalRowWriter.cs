@@ -38,7 +38,6 @@ internal sealed class JournalRowWriter : IDisposable
     // bench/NOTES.md, "Issue 15, eighth sitting"). Monitor.Wait blocks at once; a write wakes it with Pulse.
     private readonly Queue<Pending> _queue = new();
     private bool _completed;
-    private bool _writerWaiting;
     private readonly Func<DbConnection> _connect;
     private readonly bool _sqlite;
     private readonly bool _keepOpen;
@@ -120,7 +119,7 @@ internal sealed class JournalRowWriter : IDisposable
                 return done.Task;
             }
             _queue.Enqueue(new Pending(rows, done));
-            if (_writerWaiting) Monitor.Pulse(_queue);
+            Monitor.Pulse(_queue); // wakes the writer if it waits; nothing when it is busy
         }
         return done.Task;
     }
@@ -179,9 +178,7 @@ internal sealed class JournalRowWriter : IDisposable
             while (_queue.Count == 0)
             {
                 if (_completed) return false;
-                _writerWaiting = true;
                 Monitor.Wait(_queue);
-                _writerWaiting = false;
             }
             var rows = 0;
             while (_queue.Count > 0 && (group.Count == 0 || rows < MaxRowsPerTransaction))
