@@ -80,6 +80,9 @@ public sealed class DurabilityTests
             }
 
             await using var second = await SyncServer.StartAsync(dataDirectory: dir);
+            // A running node has its journal started (it creates its tables, a write, once): here another conversation's
+            // creation does that before the lock is taken, so only the reads of this conversation's recovery meet it.
+            await second.NewConversationAsync();
             await using (var holder = new SqliteConnection($"Data Source={Path.Combine(dir, "akka-sync.db")};Pooling=False"))
             {
                 await holder.OpenAsync();
