@@ -246,4 +246,94 @@ public sealed class GroupCommitJournalTests(ITestOutputHelper output) : SqliteAc
         journal.Tell(GroupCommitJournal.CountTrackedWrites.Instance, writes.Ref);
         Assert.InRange(writes.ExpectMsg<int>(Wait), 1, 1024);
     }
+
+    /// <summary>
+    /// The journal answers a write straight from the writer thread once it is committed, in Akka.Persistence's order
+    /// (the batch's outcome, then one reply per event, each with the sender it came with), not through
+    /// the journal's resequencer actor: a mailbox hop, and a thread-pool work item, per write (bench/NOTES.md, "Issue 15,
+    /// tenth sitting"). A write whose payload cannot be serialised is rejected alone.
+    /// </summary>
+    [Fact]
+    public void A_writes_replies_come_from_the_writer_thread_in_the_plugins_order_with_each_senders_reply()
+    {
+        CreateConversation(Region(Settings())); // the plugin creates the tables on its first write
+        var journal = Akka.Persistence.Persistence.Instance.Apply(Sys).JournalFor(null);
+        var target = new RecordingRef((Akka.Actor.ExtendedActorSystem)Sys);
+        var (a, c) = (CreateTestProbe().Ref, CreateTestProbe().Ref);
+        Akka.Persistence.Persistent Event(string pid, long seq, object payload, IActorRef sender) =>
+            new(payload, seq, pid, sender: sender, writerGuid: "w");
+
+        journal.Tell(new Akka.Persistence.WriteMessages(
+        [
+            new Akka.Persistence.AtomicWrite([Event("order", 1, "one", a), Event("order", 2, "two", a)]),
+            new Akka.Persistence.AtomicWrite(Event("order", 3, new Unserializable(), c)),
+            new Akka.Persistence.AtomicWrite(Event("order", 4, "four", c)),
+        ], target, 7));
+
+        var replies = target.Take(5, Wait);
+        Assert.IsType<Akka.Persistence.WriteMessagesSuccessful>(replies[0].Message);
+        Assert.Equal(journal, replies[0].Sender);
+        Assert.Equal(1, Assert.IsType<Akka.Persistence.WriteMessageSuccess>(replies[1].Message).Persistent.SequenceNr);
+        Assert.Equal(2, Assert.IsType<Akka.Persistence.WriteMessageSuccess>(replies[2].Message).Persistent.SequenceNr);
+        var rejected = Assert.IsType<Akka.Persistence.WriteMessageRejected>(replies[3].Message);
+        Assert.Equal(3, rejected.Persistent.SequenceNr);
+        Assert.Equal(4, Assert.IsType<Akka.Persistence.WriteMessageSuccess>(replies[4].Message).Persistent.SequenceNr);
+        Assert.All(replies.Skip(1).Select(r => r.Message), m => Assert.Equal(7, m switch
+        {
+            Akka.Persistence.WriteMessageSuccess s => s.ActorInstanceId,
+            Akka.Persistence.WriteMessageRejected r => r.ActorInstanceId,
+            _ => -1,
+        }));
+        Assert.Equal([a, a, c, c], replies.Skip(1).Select(r => r.Sender));
+        Assert.All(replies, r => Assert.Equal($"{Sys.Name}-journal-writer", r.Thread));
+        Assert.Equal(3, Scalar("SELECT COUNT(*) FROM journal WHERE persistence_id = $p", "order")); // 1, 2 and 4
+    }
+
+    /// <summary>
+    /// A write of loop messages only (what a DeferAsync behind a completed write sends) stores nothing and succeeds: it
+    /// must not count as a failure against the journal's circuit breaker.
+    /// </summary>
+    [Fact]
+    public void A_write_of_loop_messages_only_succeeds_and_stores_nothing()
+    {
+        CreateConversation(Region(Settings()));
+        var journal = Akka.Persistence.Persistence.Instance.Apply(Sys).JournalFor(null);
+        var target = new RecordingRef((Akka.Actor.ExtendedActorSystem)Sys);
+        var sender = CreateTestProbe().Ref;
+        // NonPersistentMessage is Akka.Persistence's internal envelope for a deferred handler.
+        var loop = (Akka.Persistence.IPersistentEnvelope)Activator.CreateInstance(
+            typeof(Akka.Persistence.Persistent).Assembly.GetType("Akka.Persistence.NonPersistentMessage", throwOnError: true)!, "deferred", sender)!;
+
+        journal.Tell(new Akka.Persistence.WriteMessages([loop], target, 3));
+
+        var replies = target.Take(2, Wait);
+        Assert.IsType<Akka.Persistence.WriteMessagesSuccessful>(replies[0].Message);
+        var looped = Assert.IsType<Akka.Persistence.LoopMessageSuccess>(replies[1].Message);
+        Assert.Equal(("deferred", 3), (looped.Message, looped.ActorInstanceId));
+        Assert.Equal(sender, replies[1].Sender);
+    }
+
+    private sealed class Unserializable
+    {
+        public string Value => throw new InvalidOperationException("not serialisable");
+    }
+
+    /// <summary>An actor reference that records what it is told, by whom and on which thread.</summary>
+    private sealed class RecordingRef(Akka.Actor.ExtendedActorSystem system) : Akka.Actor.MinimalActorRef
+    {
+        private readonly System.Collections.Concurrent.BlockingCollection<(object Message, IActorRef Sender, string? Thread)> _told = new();
+
+        public override Akka.Actor.ActorPath Path { get; } = new Akka.Actor.RootActorPath(system.Provider.DefaultAddress) / "temp" / "recording";
+        public override Akka.Actor.IActorRefProvider Provider => system.Provider;
+
+        protected override void TellInternal(object message, IActorRef sender) => _told.Add((message, sender, Thread.CurrentThread.Name));
+
+        public List<(object Message, IActorRef Sender, string? Thread)> Take(int count, TimeSpan wait)
+        {
+            var taken = new List<(object, IActorRef, string?)>();
+            using var timeout = new CancellationTokenSource(wait);
+            while (taken.Count < count) taken.Add(_told.Take(timeout.Token));
+            return taken;
+        }
+    }
 }

@@ -2,6 +2,7 @@ using System.Collections.Immutable;
 using Akka.Actor;
 using Akka.Configuration;
 using Akka.Event;
+using Akka.Pattern;
 using Akka.Persistence;
 using Akka.Persistence.Journal;
 using Akka.Persistence.Sql.Journal;
@@ -48,6 +49,7 @@ public sealed class GroupCommitJournal : SqlWriteJournal
     private readonly string? _defaultSerializer;
     private readonly Dictionary<string, Task> _inProgress = new(StringComparer.Ordinal);
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly CircuitBreaker _breaker;
 
     public GroupCommitJournal(Config journalConfig) : base(SqliteTables.TakeOverJournal(journalConfig, out var tablesFailure))
     {
@@ -58,15 +60,117 @@ public sealed class GroupCommitJournal : SqlWriteJournal
         _defaultSerializer = string.IsNullOrEmpty(serializer) || serializer == "null" ? null : serializer;
         _writer = JournalRowWriter.TryCreate(journalConfig, Context.System.Name);
         _recovery = DirectRecovery.ForJournal(journalConfig, Context.System, _defaultSerializer);
+        // The direct write path's breaker, configured as the plugin's (AsyncWriteJournal keeps its own private).
+        _breaker = new CircuitBreaker(Context.System.Scheduler,
+            journalConfig.GetInt("circuit-breaker.max-failures", 0),
+            journalConfig.GetTimeSpan("circuit-breaker.call-timeout", null),
+            journalConfig.GetTimeSpan("circuit-breaker.reset-timeout", null));
         if (_writer is null)
             _log.Info("The journal's table mapping or provider is not the default SQLite/PostgreSQL one: writes take Akka.Persistence.Sql's own path");
+    }
+
+    /// <summary>
+    /// A write goes to the writer from here, and the writer thread answers the persistent actor itself, in the order
+    /// Akka.Persistence's <c>AsyncWriteJournal</c> answers (<see cref="WriteMessagesSuccessful"/> or
+    /// <see cref="WriteMessagesFailed"/>, then one reply per event and loop message, each with its own sender), instead
+    /// of through the journal's resequencer actor: a mailbox hop per write, and with it a thread-pool work item
+    /// (bench/NOTES.md, "Issue 15, tenth sitting").
+    /// </summary>
+    /// <remarks>
+    /// The resequencer orders the replies of writes that complete out of order. Here they cannot: the writer commits and
+    /// completes writes in the order they were queued, and a persistent actor has one <see cref="WriteMessages"/> in
+    /// flight at a time (<c>Eventsourced</c> sends the next batch only after the last one's
+    /// <see cref="WriteMessagesSuccessful"/> or <see cref="WriteMessagesFailed"/>). A write rejected before it reaches
+    /// the writer (a payload that cannot be serialised) is answered as the plugin answers it. Tagged writes, and a
+    /// journal without the writer, take the plugin's own path.
+    /// </remarks>
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        if (message is WriteMessages write && _writer is not null && !write.Messages.Any(m => m is AtomicWrite a && IsTagged(a)))
+        {
+            WriteDirect(write);
+            return true;
+        }
+        return base.AroundReceive(receive, message);
+    }
+
+    private void WriteDirect(WriteMessages message)
+    {
+        var self = Self;
+        var atomicWrites = 0;
+        foreach (var m in message.Messages)
+            if (m is AtomicWrite) atomicWrites++;
+        if (atomicWrites == 0)
+        {
+            // Only loop messages (a DeferAsync behind a write that has since completed): nothing to store.
+            Reply(message, null, null, self);
+            return;
+        }
+        Task<IImmutableList<Exception>> stored;
+        try
+        {
+            // The plugin's own preparation (event adapters, the sender dropped), then this journal's rows.
+            var prepared = PreparePersistentBatch(message.Messages).ToList();
+            stored = _breaker.WithCircuitBreaker((journal: this, prepared), static (s, _) => s.journal.Store(s.prepared));
+        }
+        catch (Exception e)
+        {
+            // As the plugin: a write that fails in its preparation is rejected, every atomic write of it.
+            Reply(message, ImmutableList.CreateRange(Enumerable.Repeat(e, atomicWrites)), null, self);
+            return;
+        }
+        // Continues where the write completes (the writer thread, once committed): a few Tells.
+        stored.ContinueWith(static (t, state) =>
+            {
+                var (message, self) = ((WriteMessages, IActorRef))state!;
+                if (t.Exception is { } failed) Reply(message, null, TryUnwrapException(failed), self);
+                else Reply(message, t.Result, null, self);
+            }, (message, self), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>
+    /// Answers a write as <c>AsyncWriteJournal</c> does, in its order: the batch's outcome, then each event's (stored,
+    /// rejected with its write's exception, or failed) and each loop message's, with the sender each came with.
+    /// </summary>
+    private static void Reply(WriteMessages message, IImmutableList<Exception>? results, Exception? failure, IActorRef self)
+    {
+        var target = message.PersistentActor;
+        var atomicWrites = 0;
+        foreach (var m in message.Messages)
+            if (m is AtomicWrite) atomicWrites++;
+        if (failure is null && results is not null && results.Count != atomicWrites)
+        {
+            failure = new IllegalStateException($"AsyncWriteMessages return invalid number or results. Expected [{atomicWrites}], but got [{results.Count}].");
+            results = null;
+        }
+        target.Tell(failure is null ? WriteMessagesSuccessful.Instance : new WriteMessagesFailed(failure, atomicWrites), self);
+        var w = 0;
+        foreach (var m in message.Messages)
+        {
+            if (m is AtomicWrite aw)
+            {
+                var rejected = failure is null ? results?[w] : null;
+                w++;
+                foreach (var p in (IEnumerable<IPersistentRepresentation>)aw.Payload)
+                    target.Tell(failure is not null ? new WriteMessageFailure(p, failure, message.ActorInstanceId)
+                        : rejected is null ? new WriteMessageSuccess(p, message.ActorInstanceId)
+                        : new WriteMessageRejected(p, rejected, message.ActorInstanceId), p.Sender);
+            }
+            else target.Tell(new LoopMessageSuccess(m.Payload, message.ActorInstanceId), m.Sender);
+        }
     }
 
     protected override Task<IImmutableList<Exception>> WriteMessagesAsync(IEnumerable<AtomicWrite> messages, CancellationToken cancellationToken)
     {
         var writes = messages as IReadOnlyList<AtomicWrite> ?? messages.ToList();
         if (_writer is null || writes.Any(IsTagged)) return base.WriteMessagesAsync(writes, cancellationToken);
+        return Store(writes);
+    }
 
+    /// <summary>Serialises <paramref name="writes"/> and queues them to the writer; the plugin's result contract.</summary>
+    private Task<IImmutableList<Exception>> Store(IReadOnlyList<AtomicWrite> writes)
+    {
+        if (writes.Count == 0) return Task.FromResult<IImmutableList<Exception>>(null!);
         var now = DateTime.UtcNow.Ticks;
         var rows = new List<JournalRowWriter.Row>(writes.Count);
         Exception?[]? rejected = null;
@@ -87,7 +191,7 @@ public sealed class GroupCommitJournal : SqlWriteJournal
         }
 
         var persistenceId = writes[0].PersistenceId;
-        var done = rows.Count == 0 ? Task.CompletedTask : _writer.WriteAsync(rows);
+        var done = rows.Count == 0 ? Task.CompletedTask : _writer!.WriteAsync(rows);
         // Akka's contract: null when every write was stored, else one entry per write (null for those stored).
         var result = done.ContinueWith<IImmutableList<Exception>>(t =>
             {
