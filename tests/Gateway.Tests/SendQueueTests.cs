@@ -55,6 +55,128 @@ public sealed class SendQueueTests
         Assert.False(await queue.WaitToReadAsync().AsTask().WaitAsync(Wait));
     }
 
+    /// <summary>
+    /// A reader waiting for an item written <c>inline</c> continues on the writer's thread within the write (an idle
+    /// socket's pump sends without a thread-pool hop); otherwise, and on completion, it continues on the thread pool.
+    /// The writers are threads of their own, so a continuation queued to the pool can never run on them.
+    /// </summary>
+    [Fact]
+    public async Task A_reader_woken_by_an_inline_write_runs_within_the_write_and_otherwise_on_the_thread_pool()
+    {
+        var queue = new SendQueue<int>();
+        var resumedOn = new List<(int Item, int Thread, bool WithinWrite)>();
+        var withinWrite = false;
+        var reader = Task.Run(async () =>
+        {
+            while (await queue.WaitToReadAsync().ConfigureAwait(false))
+                while (queue.TryRead(out var item))
+                    lock (resumedOn) resumedOn.Add((item, Environment.CurrentManagedThreadId, Volatile.Read(ref withinWrite)));
+            return Environment.CurrentManagedThreadId; // where the completion resumed it
+        });
+        // Waits until the reader is parked in its wait (an item written before that is simply there when it looks).
+        SpinWait.SpinUntil(() => queue.IsReaderWaiting, Wait);
+
+        int OnOwnThread(Action write)
+        {
+            var id = 0;
+            var thread = new Thread(() =>
+            {
+                id = Environment.CurrentManagedThreadId;
+                Volatile.Write(ref withinWrite, true);
+                write();
+                Volatile.Write(ref withinWrite, false);
+            });
+            thread.Start();
+            thread.Join();
+            return id;
+        }
+
+        var inlineWriter = OnOwnThread(() => queue.TryWrite(1, inline: true));
+        lock (resumedOn) Assert.Equal([(1, inlineWriter, true)], resumedOn); // already sent when the write returned
+        SpinWait.SpinUntil(() => queue.IsReaderWaiting, Wait);
+
+        var pooledWriter = OnOwnThread(() => queue.TryWrite(2));
+        SpinWait.SpinUntil(() => { lock (resumedOn) return resumedOn.Count == 2; }, Wait);
+        lock (resumedOn) Assert.NotEqual(pooledWriter, resumedOn[1].Thread);
+        SpinWait.SpinUntil(() => queue.IsReaderWaiting, Wait);
+
+        var completer = OnOwnThread(queue.Complete);
+        Assert.NotEqual(completer, await reader.WaitAsync(Wait));
+    }
+
+    /// <summary>
+    /// An idle socket's pump writes an event frame to the socket on the thread that queued it, before the call returns
+    /// (no thread-pool hop per socket per burst; bench/NOTES.md, "Issue 15, tenth sitting"); a close still goes through
+    /// the thread pool.
+    /// </summary>
+    [Fact]
+    public async Task An_idle_transport_writes_an_event_frame_on_the_thread_that_queued_it()
+    {
+        var stream = new RecordingStream();
+        using var socket = System.Net.WebSockets.WebSocket.CreateFromStream(stream, isServer: true, subProtocol: null, TimeSpan.Zero);
+        var transport = new WebSocketTransport(socket, new Settings.LimitSettings());
+        transport.Start();
+
+        var queuedOn = 0;
+        var accepted = false;
+        var thread = new Thread(() =>
+        {
+            queuedOn = Environment.CurrentManagedThreadId;
+            accepted = transport.TryEnqueueBounded("{\"kind\":\"Event\"}"u8.ToArray());
+        });
+        thread.Start();
+        thread.Join();
+        Assert.True(accepted);
+        var (written, on) = Assert.Single(stream.Writes);
+        Assert.Equal(queuedOn, on);
+        Assert.Equal(0x81, written[0]); // one unmasked text frame, final
+        Assert.Equal("{\"kind\":\"Event\"}", System.Text.Encoding.UTF8.GetString(written, 2, written.Length - 2));
+        Assert.Equal(1, transport.FramesSent);
+
+        transport.Close(1000, "bye");
+        await transport.Completion.WaitAsync(Wait);
+        Assert.Equal(2, stream.Writes.Count);
+        Assert.Equal(0x88, stream.Writes[1].Bytes[0]); // the close frame
+    }
+
+    /// <summary>A stream that records each write and the thread it came from, and never has anything to read.</summary>
+    private sealed class RecordingStream : Stream
+    {
+        private readonly List<(byte[] Bytes, int Thread)> _writes = [];
+
+        public List<(byte[] Bytes, int Thread)> Writes
+        {
+            get { lock (_writes) return [.. _writes]; }
+        }
+
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            lock (_writes) _writes.Add((buffer.ToArray(), Environment.CurrentManagedThreadId));
+        }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Write(buffer.Span);
+            return ValueTask.CompletedTask;
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Flush() { }
+        public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    }
+
     [Fact]
     public async Task A_completion_wakes_a_waiting_reader_with_false()
     {

@@ -10,8 +10,8 @@ namespace Akka.Sync.Gateway.Transport;
 /// One per socket, so an idle one must be small: an unbounded <c>Channel</c> held a 32-slot segment and two reader
 /// operation objects from the start (~1.5 KB per socket; bench/NOTES.md, "100k sockets"). This is a
 /// <see cref="Queue{T}"/> that starts empty and gives back what a burst grew once it is drained again, under one lock,
-/// and a reusable wait for the reader (no allocation per wait). Continuations run on the thread pool, never inline in a
-/// writer (as the channel did, so an actor's thread never runs a socket send).
+/// and a reusable wait for the reader (no allocation per wait). The reader continues on the thread pool, except after
+/// an item written <c>inline</c> (<see cref="WebSocketTransport.TryEnqueueBounded"/>: see there why).
 /// </remarks>
 internal sealed class SendQueue<T> : IValueTaskSource<bool>
 {
@@ -23,8 +23,12 @@ internal sealed class SendQueue<T> : IValueTaskSource<bool>
     private bool _completed;
     private int _peak;
 
-    /// <summary>Queues an item; false once the queue is completed.</summary>
-    public bool TryWrite(T item)
+    /// <summary>
+    /// Queues an item; false once the queue is completed. With <paramref name="inline"/>, a reader waiting for it
+    /// continues on this thread, within this call, until its next wait that does not complete at once; otherwise it
+    /// continues on the thread pool.
+    /// </summary>
+    public bool TryWrite(T item, bool inline = false)
     {
         lock (_items)
         {
@@ -34,6 +38,8 @@ internal sealed class SendQueue<T> : IValueTaskSource<bool>
             if (!_waiting) return true;
             _waiting = false;
         }
+        // Only the writer that found the reader waiting gets here, once per wait: the flag is this wake-up's alone.
+        _waiter.RunContinuationsAsynchronously = !inline;
         _waiter.SetResult(true);
         return true;
     }
@@ -48,6 +54,7 @@ internal sealed class SendQueue<T> : IValueTaskSource<bool>
             if (!_waiting) return;
             _waiting = false;
         }
+        _waiter.RunContinuationsAsynchronously = true;
         _waiter.SetResult(false);
     }
 
@@ -76,6 +83,12 @@ internal sealed class SendQueue<T> : IValueTaskSource<bool>
             _waiting = true;
             return new ValueTask<bool>(this, _waiter.Version);
         }
+    }
+
+    /// <summary>Whether the reader is parked in <see cref="WaitToReadAsync"/> (for tests).</summary>
+    internal bool IsReaderWaiting
+    {
+        get { lock (_items) return _waiting; }
     }
 
     bool IValueTaskSource<bool>.GetResult(short token) => _waiter.GetResult(token);

@@ -121,7 +121,12 @@ public sealed class WebSocketTransport
             return false;
         }
         _refused = false;
-        _queue.TryWrite(new Outbound(frame, 0, null));
+        // An idle pump sends the frame on this thread, now, rather than being woken on the thread pool: a work item and
+        // often a thread wake-up per socket per burst (bench/NOTES.md, "Issue 15, tenth sitting"). A send into
+        // Kestrel's output pipe completes at once unless the pipe is full; then the pump goes on asynchronously and
+        // this call returns. A busy pump takes the frame when it gets to it, as before. Closes still wake it on the
+        // thread pool (the drain closes every socket from one loop).
+        _queue.TryWrite(new Outbound(frame, 0, null), inline: true);
         return true;
     }
 
