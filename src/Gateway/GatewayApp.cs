@@ -41,6 +41,7 @@ public static partial class GatewayApp
         builder.Services.AddSingleton<Transport.SocketBudget>();
         builder.Services.AddSingleton<WebClients.CanvasHolder>();
         builder.Services.AddHttpContextAccessor();
+        builder.Services.AddSingleton<ConversationRouting>();
         builder.Services.AddScoped<RequestContext>();
         builder.Services.AddSyncHealthChecks();
         builder.Services.AddUpstreamFollowing(settings, builder.Configuration);

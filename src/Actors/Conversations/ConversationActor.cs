@@ -37,6 +37,8 @@ public sealed class ConversationActor : UntypedPersistentActor
     private readonly Queue<(IActorRef ReplyTo, object OnFailure)> _awaiting = new();
     private ConversationState _state;   // durable: only what the journal holds
     private ConversationState _decided; // durable + in-flight writes: what the next decision builds on
+    private readonly LocalConversations _local = LocalConversations.Get(Context.System);
+    private LocalConversations.Route? _route; // open while requests on this node may come straight here
 
     public ConversationActor(ConversationId id, ConversationSettings settings, IActorRef directory)
         : this(id, settings, directory, null)
@@ -117,7 +119,14 @@ public sealed class ConversationActor : UntypedPersistentActor
             case ReceiveTimeout: OnIdle(); break;
             // Hand-off (a node leaving) and passivation: stop only after every write in flight has been answered and
             // published, so a rolling restart costs callers a pause, not a timeout and a retry.
-            case StopGracefully stop: DeferAsync(stop, _ => Context.Stop(Self)); break;
+            // The local route closes first; what came through it may be behind this message, so the entity stops on a
+            // message of its own, queued behind all of them (LocalConversations), once every write in flight then,
+            // theirs too, has been answered.
+            case StopGracefully:
+                CloseRoute();
+                Self.Tell(StopNow.Instance);
+                break;
+            case StopNow stop: DeferAsync(stop, _ => Context.Stop(Self)); break;
             default: Unhandled(message); break;
         }
     }
@@ -169,6 +178,7 @@ public sealed class ConversationActor : UntypedPersistentActor
         _log.Debug("Conversation {0} recovered at seq {1}", _id, _state.LastSeq);
         _upstream.Update(_state);
         UpdateIdleTimeout();
+        _route = _local.Open(_id, Self); // messages that come before the index is loaded wait in the stash, as the shard's do
         if (!_history.IndexPending)
         {
             SaveIndexSegment();
@@ -398,6 +408,7 @@ public sealed class ConversationActor : UntypedPersistentActor
     private void OnIdle()
     {
         if (_subscribers.Count > 0 || _awaiting.Count > 0) return;
+        CloseRoute(); // what came through it is ahead of the shard's stop message; what comes later, the shard buffers
         Context.Parent.Tell(new Passivate(StopGracefully.Instance));
     }
 
@@ -407,8 +418,15 @@ public sealed class ConversationActor : UntypedPersistentActor
         base.PreStart();
     }
 
+    private void CloseRoute()
+    {
+        _route?.Close();
+        _route = null;
+    }
+
     protected override void PostStop()
     {
+        CloseRoute();
         SyncMetrics.ConversationsActive.Add(-1);
         base.PostStop();
     }
@@ -419,5 +437,11 @@ public sealed class ConversationActor : UntypedPersistentActor
     public sealed record StopGracefully
     {
         public static readonly StopGracefully Instance = new();
+    }
+
+    /// <summary>To itself, after <see cref="StopGracefully"/>: behind everything its local route let through.</summary>
+    private sealed record StopNow
+    {
+        public static readonly StopNow Instance = new();
     }
 }

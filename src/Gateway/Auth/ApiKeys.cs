@@ -21,7 +21,7 @@ public enum AuthOutcome
 /// Session API keys (CONTRACT §8): server keys open everything; a conversation's own key opens that
 /// conversation only. Keys are only ever held and compared as SHA-256 hashes, in constant time.
 /// </summary>
-public sealed class ApiKeys(GatewaySettings settings, IRequiredActor<ConversationRegion> region)
+public sealed class ApiKeys(GatewaySettings settings, Endpoints.ConversationRouting routing)
 {
     /// <summary>The header that carries a key on REST calls and socket upgrades.</summary>
     public const string HeaderName = "X-Session-API-Key";
@@ -53,7 +53,7 @@ public sealed class ApiKeys(GatewaySettings settings, IRequiredActor<Conversatio
         if (IsOpen) return AuthOutcome.Open;
         if (string.IsNullOrEmpty(key)) return AuthOutcome.Denied;
         if (IsServerKey(key)) return AuthOutcome.ServerKey;
-        var result = await region.ActorRef.Ask<ConversationReplies.AuthorizeResult>(
+        var result = await routing.Route.Ask<ConversationReplies.AuthorizeResult>(
             new ConversationQueries.Authorize(id, Hash(key)), timeout);
         return result.Allowed ? AuthOutcome.ConversationKey : AuthOutcome.Denied;
     }

@@ -13,7 +13,7 @@ namespace Akka.Sync.Gateway.Endpoints;
 /// What every REST handler needs, resolved once per request (scoped): the request, the settings, the conversation
 /// region and directory, and the key checks with their failed-authentication accounting.
 /// </summary>
-public sealed class RequestContext(IHttpContextAccessor accessor, GatewaySettings settings, ApiKeys keys, IRequiredActor<ConversationRegion> region,
+public sealed class RequestContext(IHttpContextAccessor accessor, GatewaySettings settings, ApiKeys keys, ConversationRouting routing,
     IRequiredActor<ConversationDirectoryKey> directory, FailedAuthLimiter limiter)
 {
     private readonly HttpContext http = accessor.HttpContext ?? throw new InvalidOperationException("no request");
@@ -21,7 +21,8 @@ public sealed class RequestContext(IHttpContextAccessor accessor, GatewaySetting
     public LimitSettings Limits => settings.Limits;
     public GatewaySettings Settings => settings;
     public ApiKeys Keys => keys;
-    public IActorRef Region => region.ActorRef;
+    /// <summary>The conversations: straight to an entity live on this node, else through the shard region (<see cref="ConversationRoute"/>).</summary>
+    public IActorRef Region => routing.Route;
     public IActorRef Directory => directory.ActorRef;
     private string? Key => http.Request.Headers[ApiKeys.HeaderName].FirstOrDefault();
 
@@ -78,4 +79,12 @@ public sealed class RequestContext(IHttpContextAccessor accessor, GatewaySetting
             return (default, Error(400, "conversation id must be a UUID (dashed or 32 hex digits)"));
         return (id, await Authorize(id));
     }
+}
+
+/// <summary>The node's one <see cref="ConversationRoute"/> for REST requests, made on first use (the region exists once Akka has started).</summary>
+public sealed class ConversationRouting(IRequiredActor<ConversationRegion> region, ActorSystem system)
+{
+    private ConversationRoute? _route;
+
+    public IActorRef Route => _route ??= new ConversationRoute(region.ActorRef, system);
 }

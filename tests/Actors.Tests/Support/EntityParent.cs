@@ -12,7 +12,8 @@ namespace Akka.Sync.Actors.Tests.Support;
 public sealed class EntityParent(ConversationSettings settings, IActorRef directory) : UntypedActor
 {
     public sealed record StopEntity(ConversationId Id);
-    public sealed record Passivated(ConversationId Id);
+    /// <summary>An entity asked to be passivated; <paramref name="RouteOpen"/>: its local route was still open then.</summary>
+    public sealed record Passivated(ConversationId Id, bool RouteOpen = false);
     /// <summary>Asks for the current incarnation of an entity; answered with <see cref="Entity"/>.</summary>
     public sealed record GetEntity(ConversationId Id);
     public sealed record Entity(IActorRef? Ref);
@@ -37,9 +38,10 @@ public sealed class EntityParent(ConversationSettings settings, IActorRef direct
                 break;
             case Akka.Cluster.Sharding.Passivate p:
                 var name = Sender.Path.Name;
+                var routeOpen = LocalConversations.Get(Context.System).IsOpen(ConversationId.Parse(name)); // before the stop goes out
                 _held.TryAdd(name, []);
                 Sender.Tell(p.StopMessage);
-                foreach (var w in _passivationWatchers) w.Tell(new Passivated(ConversationId.Parse(name)));
+                foreach (var w in _passivationWatchers) w.Tell(new Passivated(ConversationId.Parse(name), routeOpen));
                 break;
             case Terminated t:
                 var id = t.ActorRef.Path.Name;

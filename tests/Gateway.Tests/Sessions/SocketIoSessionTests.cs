@@ -5,6 +5,7 @@ using Akka.Actor;
 using Akka.Hosting;
 using Akka.Sync.Actors.Conversations;
 using Akka.Sync.Gateway.Auth;
+using Akka.Sync.Gateway.Endpoints;
 using Akka.Sync.Gateway.Sessions;
 using Akka.Sync.Gateway.Settings;
 using Akka.Sync.Gateway.Transport;
@@ -44,7 +45,7 @@ public sealed class SocketIoSessionTests : IAsyncLifetime
         public Harness(ActorSystem system, SessionServices? services = null, string? query = null)
         {
             var settings = GatewaySettings.From(new ConfigurationBuilder().Build(), AppContext.BaseDirectory);
-            services ??= new SessionServices(settings, new ApiKeys(settings, new NoRegion()), new FailedAuthLimiter(settings), system,
+            services ??= new SessionServices(settings, new ApiKeys(settings, new ConversationRouting(new NoRegion(), system)), new FailedAuthLimiter(settings), system,
                 ActorRefs.Nobody, new SocketBudget(settings), NullLogger.Instance);
             var http = new DefaultHttpContext();
             if (query is not null) http.Request.QueryString = new QueryString(query);
