@@ -73,8 +73,9 @@ public sealed class SendQueueTests
                     lock (resumedOn) resumedOn.Add((item, Environment.CurrentManagedThreadId, Volatile.Read(ref withinWrite)));
             return Environment.CurrentManagedThreadId; // where the completion resumed it
         });
-        // Waits until the reader is parked in its wait (an item written before that is simply there when it looks).
-        SpinWait.SpinUntil(() => queue.IsReaderWaiting, Wait);
+        // Waits until the reader is parked with its continuation registered (an item written before that is simply there
+        // when its await looks, and it goes on on its own thread).
+        SpinWait.SpinUntil(() => queue.IsReaderParked, Wait);
 
         int OnOwnThread(Action write)
         {
@@ -93,12 +94,12 @@ public sealed class SendQueueTests
 
         var inlineWriter = OnOwnThread(() => queue.TryWrite(1, inline: true));
         lock (resumedOn) Assert.Equal([(1, inlineWriter, true)], resumedOn); // already sent when the write returned
-        SpinWait.SpinUntil(() => queue.IsReaderWaiting, Wait);
+        SpinWait.SpinUntil(() => queue.IsReaderParked, Wait);
 
         var pooledWriter = OnOwnThread(() => queue.TryWrite(2));
         SpinWait.SpinUntil(() => { lock (resumedOn) return resumedOn.Count == 2; }, Wait);
         lock (resumedOn) Assert.NotEqual(pooledWriter, resumedOn[1].Thread);
-        SpinWait.SpinUntil(() => queue.IsReaderWaiting, Wait);
+        SpinWait.SpinUntil(() => queue.IsReaderParked, Wait);
 
         var completer = OnOwnThread(queue.Complete);
         Assert.NotEqual(completer, await reader.WaitAsync(Wait));

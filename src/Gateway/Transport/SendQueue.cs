@@ -81,18 +81,24 @@ internal sealed class SendQueue<T> : IValueTaskSource<bool>
             if (_completed) return new ValueTask<bool>(false);
             _waiter.Reset();
             _waiting = true;
+            _parked = false;
             return new ValueTask<bool>(this, _waiter.Version);
         }
     }
 
-    /// <summary>Whether the reader is parked in <see cref="WaitToReadAsync"/> (for tests).</summary>
-    internal bool IsReaderWaiting
-    {
-        get { lock (_items) return _waiting; }
-    }
+    /// <summary>
+    /// Whether the reader waits with its continuation registered, so a write now wakes it (inline or on the pool) rather
+    /// than its own await finding the item (for tests).
+    /// </summary>
+    internal bool IsReaderParked => Volatile.Read(ref _parked);
+
+    private bool _parked;
 
     bool IValueTaskSource<bool>.GetResult(short token) => _waiter.GetResult(token);
     ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _waiter.GetStatus(token);
-    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+    {
         _waiter.OnCompleted(continuation, state, token, flags);
+        Volatile.Write(ref _parked, true);
+    }
 }
