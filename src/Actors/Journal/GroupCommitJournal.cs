@@ -103,7 +103,7 @@ public sealed class GroupCommitJournal : SqlWriteJournal
         if (atomicWrites == 0)
         {
             // Only loop messages (a DeferAsync behind a write that has since completed): nothing to store.
-            Reply(message, null, null, self);
+            Reply(message, 0, null, null, self);
             return;
         }
         Task<IImmutableList<Exception>> stored;
@@ -116,28 +116,25 @@ public sealed class GroupCommitJournal : SqlWriteJournal
         catch (Exception e)
         {
             // As the plugin: a write that fails in its preparation is rejected, every atomic write of it.
-            Reply(message, ImmutableList.CreateRange(Enumerable.Repeat(e, atomicWrites)), null, self);
+            Reply(message, atomicWrites, ImmutableList.CreateRange(Enumerable.Repeat(e, atomicWrites)), null, self);
             return;
         }
         // Continues where the write completes (the writer thread, once committed): a few Tells.
         stored.ContinueWith(static (t, state) =>
             {
-                var (message, self) = ((WriteMessages, IActorRef))state!;
-                if (t.Exception is { } failed) Reply(message, null, TryUnwrapException(failed), self);
-                else Reply(message, t.Result, null, self);
-            }, (message, self), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                var (message, atomicWrites, self) = ((WriteMessages, int, IActorRef))state!;
+                if (t.Exception is { } failed) Reply(message, atomicWrites, null, TryUnwrapException(failed), self);
+                else Reply(message, atomicWrites, t.Result, null, self);
+            }, (message, atomicWrites, self), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
     /// <summary>
     /// Answers a write as <c>AsyncWriteJournal</c> does, in its order: the batch's outcome, then each event's (stored,
     /// rejected with its write's exception, or failed) and each loop message's, with the sender each came with.
     /// </summary>
-    private static void Reply(WriteMessages message, IImmutableList<Exception>? results, Exception? failure, IActorRef self)
+    private static void Reply(WriteMessages message, int atomicWrites, IImmutableList<Exception>? results, Exception? failure, IActorRef self)
     {
         var target = message.PersistentActor;
-        var atomicWrites = 0;
-        foreach (var m in message.Messages)
-            if (m is AtomicWrite) atomicWrites++;
         if (failure is null && results is not null && results.Count != atomicWrites)
         {
             failure = new IllegalStateException($"AsyncWriteMessages return invalid number or results. Expected [{atomicWrites}], but got [{results.Count}].");
