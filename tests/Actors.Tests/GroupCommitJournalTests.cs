@@ -313,20 +313,80 @@ public sealed class GroupCommitJournalTests(ITestOutputHelper output) : SqliteAc
         Assert.Equal(sender, replies[1].Sender);
     }
 
+    /// <summary>
+    /// A persistent actor sends its next write as soon as the last one's <c>WriteMessagesSuccessful</c> arrives, before
+    /// that write's per-event replies: a write of loop messages only (a DeferAsync queued while the first was in
+    /// flight), answered at once by the journal, would overtake them and Akka.Persistence would run the first event's
+    /// handler with the deferred message (a hand-off stop behind a write lost the write's answer in CI). Its answer
+    /// must come after every reply of the write before it. Here the writer thread is held at the first write's first
+    /// event reply while the loop-only write is taken.
+    /// </summary>
+    [Fact]
+    public void A_loop_only_write_sent_while_the_last_writes_replies_are_going_out_is_answered_after_them()
+    {
+        CreateConversation(Region(Settings()));
+        var journal = Akka.Persistence.Persistence.Instance.Apply(Sys).JournalFor(null);
+        using var hold = new ManualResetEventSlim(false);
+        var target = new RecordingRef((Akka.Actor.ExtendedActorSystem)Sys, m => m is Akka.Persistence.WriteMessageSuccess, hold);
+        var sender = CreateTestProbe().Ref;
+        var loop = (Akka.Persistence.IPersistentEnvelope)Activator.CreateInstance(
+            typeof(Akka.Persistence.Persistent).Assembly.GetType("Akka.Persistence.NonPersistentMessage", throwOnError: true)!, "deferred", sender)!;
+
+        journal.Tell(new Akka.Persistence.WriteMessages(
+        [
+            new Akka.Persistence.AtomicWrite([
+                new Akka.Persistence.Persistent("one", 1, "overtake", writerGuid: "w"),
+                new Akka.Persistence.Persistent("two", 2, "overtake", writerGuid: "w"),
+            ]),
+        ], target, 5));
+        // The batch's outcome has gone out; the writer thread now waits at the first event's reply.
+        Assert.IsType<Akka.Persistence.WriteMessagesSuccessful>(target.Take(1, Wait)[0].Message);
+        AwaitCondition(() => target.Holding, Wait);
+        journal.Tell(new Akka.Persistence.WriteMessages([loop], target, 5));
+        // The journal has taken the loop-only write once it answers a message sent after it.
+        journal.Tell(GroupCommitJournal.CountTrackedWrites.Instance, TestActor);
+        ExpectMsg<int>(Wait);
+        hold.Set();
+
+        var replies = target.Take(3, Wait);
+        Assert.Equal(1, Assert.IsType<Akka.Persistence.WriteMessageSuccess>(replies[0].Message).Persistent.SequenceNr);
+        Assert.Equal(2, Assert.IsType<Akka.Persistence.WriteMessageSuccess>(replies[1].Message).Persistent.SequenceNr);
+        Assert.IsType<Akka.Persistence.WriteMessagesSuccessful>(replies[2].Message);
+        Assert.Equal("deferred", Assert.IsType<Akka.Persistence.LoopMessageSuccess>(target.Take(1, Wait)[0].Message).Message);
+    }
+
     private sealed class Unserializable
     {
         public string Value => throw new InvalidOperationException("not serialisable");
     }
 
     /// <summary>An actor reference that records what it is told, by whom and on which thread.</summary>
-    private sealed class RecordingRef(Akka.Actor.ExtendedActorSystem system) : Akka.Actor.MinimalActorRef
+    /// <remarks>
+    /// With <paramref name="holdAt"/>, the first message it matches waits (on the telling thread) until
+    /// <paramref name="hold"/> is set; <see cref="Holding"/> says it is waiting.
+    /// </remarks>
+    private sealed class RecordingRef(Akka.Actor.ExtendedActorSystem system, Func<object, bool>? holdAt = null, ManualResetEventSlim? hold = null)
+        : Akka.Actor.MinimalActorRef
     {
         private readonly System.Collections.Concurrent.BlockingCollection<(object Message, IActorRef Sender, string? Thread)> _told = new();
+        private int _held;
+        private volatile bool _holding;
 
         public override Akka.Actor.ActorPath Path { get; } = new Akka.Actor.RootActorPath(system.Provider.DefaultAddress) / "temp" / "recording";
         public override Akka.Actor.IActorRefProvider Provider => system.Provider;
 
-        protected override void TellInternal(object message, IActorRef sender) => _told.Add((message, sender, Thread.CurrentThread.Name));
+        public bool Holding => _holding;
+
+        protected override void TellInternal(object message, IActorRef sender)
+        {
+            if (holdAt is not null && hold is not null && holdAt(message) && Interlocked.Exchange(ref _held, 1) == 0)
+            {
+                _holding = true;
+                hold.Wait(TimeSpan.FromSeconds(30)); // bounded: a test that never sets it fails on its own wait instead
+                _holding = false;
+            }
+            _told.Add((message, sender, Thread.CurrentThread.Name));
+        }
 
         public List<(object Message, IActorRef Sender, string? Thread)> Take(int count, TimeSpan wait)
         {

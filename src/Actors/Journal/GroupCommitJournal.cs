@@ -77,21 +77,68 @@ public sealed class GroupCommitJournal : SqlWriteJournal
     /// (bench/NOTES.md, "Issue 15, tenth sitting").
     /// </summary>
     /// <remarks>
-    /// The resequencer orders the replies of writes that complete out of order. Here they cannot: the writer commits and
-    /// completes writes in the order they were queued, and a persistent actor has one <see cref="WriteMessages"/> in
-    /// flight at a time (<c>Eventsourced</c> sends the next batch only after the last one's
-    /// <see cref="WriteMessagesSuccessful"/> or <see cref="WriteMessagesFailed"/>). A write rejected before it reaches
-    /// the writer (a payload that cannot be serialised) is answered as the plugin answers it. Tagged writes, and a
-    /// journal without the writer, take the plugin's own path.
+    /// The resequencer orders the replies of writes that complete out of order. Here the writer commits and completes
+    /// writes in the order they were queued, each write's replies told before the next completes. But
+    /// <c>Eventsourced</c> sends its next batch as soon as the last one's <see cref="WriteMessagesSuccessful"/> arrives,
+    /// while that write's per-event replies are still going out: a next write answered anywhere but the writer thread
+    /// (loop messages only, a write rejected in its preparation, a tagged write on the plugin's path) waits for them
+    /// (<see cref="AfterEarlierReplies{T}"/>). A write rejected before it reaches the writer (a payload that cannot be
+    /// serialised) is answered as the plugin answers it. A journal without the writer takes the plugin's own path.
     /// </remarks>
     protected override bool AroundReceive(Receive receive, object message)
     {
-        if (message is WriteMessages write && _writer is not null && !write.Messages.Any(m => m is AtomicWrite a && IsTagged(a)))
+        if (message is WriteMessages write && _writer is not null)
         {
-            WriteDirect(write);
+            if (!write.Messages.Any(m => m is AtomicWrite a && IsTagged(a))) WriteDirect(write);
+            else if (!AfterEarlierReplies(write.PersistentActor, Self, write, static (self, w) => self.Tell(new TaggedWrite(w))))
+                base.AroundReceive(receive, write);
             return true;
         }
+        if (message is TaggedWrite tagged) return base.AroundReceive(receive, tagged.Write);
         return base.AroundReceive(receive, message);
+    }
+
+    /// <summary>A tagged write (the plugin's own path) that waited for the replies of its actor's last direct write.</summary>
+    private sealed record TaggedWrite(WriteMessages Write);
+
+    /// <summary>
+    /// Each persistent actor's last direct write: the task that ends once its replies have all been told. A persistent
+    /// actor sends its next write as soon as the last one's <see cref="WriteMessagesSuccessful"/> arrives, before the
+    /// per-event replies behind it; whatever answers that next write (the writer thread, this actor for a write of loop
+    /// messages only or one rejected in its preparation, the plugin's resequencer for a tagged one) must not overtake
+    /// them, or Akka.Persistence runs the first event's handler with the next write's reply.
+    /// </summary>
+    private readonly Dictionary<IActorRef, Task> _replying = new();
+    private int _replyingSweepAt = MinSweep;
+
+    /// <summary>
+    /// Runs <paramref name="action"/> once the replies of <paramref name="actor"/>'s last direct write have been told and
+    /// answers true, or answers false (nothing run) when they already have: the caller acts now.
+    /// </summary>
+    private bool AfterEarlierReplies<T>(IActorRef actor, IActorRef self, T state, Action<IActorRef, T> action)
+    {
+        if (!_replying.TryGetValue(actor, out var last)) return false;
+        if (last.IsCompleted)
+        {
+            _replying.Remove(actor);
+            return false;
+        }
+        Replying(actor, last.ContinueWith(static (_, s) =>
+            {
+                var (self, state, action) = ((IActorRef, T, Action<IActorRef, T>))s!;
+                action(self, state);
+            }, (self, state, action), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default));
+        return true;
+    }
+
+    /// <summary>Records <paramref name="replied"/> as <paramref name="actor"/>'s last replies; sweeps finished ones as the writes table.</summary>
+    private void Replying(IActorRef actor, Task replied)
+    {
+        _replying[actor] = replied;
+        if (_replying.Count < _replyingSweepAt) return;
+        foreach (var (a, t) in _replying)
+            if (t.IsCompleted) _replying.Remove(a);
+        _replyingSweepAt = Math.Max(MinSweep, 2 * _replying.Count);
     }
 
     private void WriteDirect(WriteMessages message)
@@ -102,8 +149,10 @@ public sealed class GroupCommitJournal : SqlWriteJournal
             if (m is AtomicWrite) atomicWrites++;
         if (atomicWrites == 0)
         {
-            // Only loop messages (a DeferAsync behind a write that has since completed): nothing to store.
-            Reply(message, 0, null, null, self);
+            // Only loop messages (a DeferAsync queued while a write was in flight): nothing to store. Answered after the
+            // last write's replies, which may still be going out from the writer thread.
+            if (!AfterEarlierReplies(message.PersistentActor, self, message, static (self, m) => Reply(m, 0, null, null, self)))
+                Reply(message, 0, null, null, self);
             return;
         }
         Task<IImmutableList<Exception>> stored;
@@ -116,16 +165,20 @@ public sealed class GroupCommitJournal : SqlWriteJournal
         catch (Exception e)
         {
             // As the plugin: a write that fails in its preparation is rejected, every atomic write of it.
-            Reply(message, atomicWrites, ImmutableList.CreateRange(Enumerable.Repeat(e, atomicWrites)), null, self);
+            var rejected = ImmutableList.CreateRange(Enumerable.Repeat(e, atomicWrites));
+            if (!AfterEarlierReplies(message.PersistentActor, self, (message, atomicWrites, rejected),
+                    static (self, s) => Reply(s.message, s.atomicWrites, s.rejected, null, self)))
+                Reply(message, atomicWrites, rejected, null, self);
             return;
         }
-        // Continues where the write completes (the writer thread, once committed): a few Tells.
-        stored.ContinueWith(static (t, state) =>
+        // Continues where the write completes (the writer thread, once committed): a few Tells. The writer completes
+        // writes in the order they were queued, so this actor's earlier replies have gone out by then.
+        Replying(message.PersistentActor, stored.ContinueWith(static (t, state) =>
             {
                 var (message, atomicWrites, self) = ((WriteMessages, int, IActorRef))state!;
                 if (t.Exception is { } failed) Reply(message, atomicWrites, null, TryUnwrapException(failed), self);
                 else Reply(message, atomicWrites, t.Result, null, self);
-            }, (message, atomicWrites, self), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }, (message, atomicWrites, self), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default));
     }
 
     /// <summary>
