@@ -35,6 +35,30 @@ public sealed class OperationsTests
         Assert.True(Value(text, "akka_sync_cluster_members", "status=\"up\"") >= 1, text);
     }
 
+    /// <summary>
+    /// Frames are added to <c>akka_sync_frames_sent_total</c> by the node's once-a-second sweep, not per frame (a fan-out's
+    /// CPU; bench/NOTES.md, "Issue 15, eleventh sitting"): a socket that stays open has its frames counted within the
+    /// sweep's second all the same. Fails if they were counted only when the socket closes.
+    /// </summary>
+    [Fact]
+    public async Task The_frames_sent_metric_counts_an_open_sockets_frames_within_a_second_or_so()
+    {
+        await using var server = await SyncServer.StartAsync();
+        var id = await server.NewConversationAsync();
+        await server.IngestAsync(id, [SyncServer.Message("a"), SyncServer.Message("b")]);
+        var before = Value(await server.Http.GetStringAsync("/metrics"), "akka_sync_frames_sent_total", "dialect=\"v1\"");
+
+        await using var socket = await TestSocket.ConnectAsync(server.SocketUri(id, "resend_all=true"));
+        for (var i = 0; i < 3; i++) await socket.ReceiveJsonAsync(); // the state and both events; the socket stays open
+        double after = before;
+        for (var i = 0; i < 100 && after < before + 3; i++) // bounded: the sweep runs every second
+        {
+            await Task.Delay(100);
+            after = Value(await server.Http.GetStringAsync("/metrics"), "akka_sync_frames_sent_total", "dialect=\"v1\"");
+        }
+        Assert.True(after >= before + 3, $"frames sent {before} -> {after}");
+    }
+
     /// <summary>Sums the samples of a metric (optionally only those whose labels contain a fragment).</summary>
     private static double Value(string exposition, string metric, string? labelFragment = null) =>
         exposition.Split('\n')

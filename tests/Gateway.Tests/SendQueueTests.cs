@@ -140,10 +140,92 @@ public sealed class SendQueueTests
         Assert.Equal(0x88, stream.Writes[1].Bytes[0]); // the close frame
     }
 
-    /// <summary>A stream that records each write and the thread it came from, and never has anything to read.</summary>
+    /// <summary>
+    /// Frames go to the socket without a cancellable token: with one, ManagedWebSocket takes its fallback path on every
+    /// send (a token registration per frame, and the token handed to the stream's write and flush, which register it
+    /// again), the cost that kept the fan-out's CPU per delivery above bare Kestrel's (bench/NOTES.md, "Issue 15,
+    /// eleventh sitting"). Fails with the token passed.
+    /// </summary>
+    [Fact]
+    public async Task A_frame_reaches_the_stream_without_a_cancellable_token()
+    {
+        var stream = new RecordingStream();
+        using var socket = System.Net.WebSockets.WebSocket.CreateFromStream(stream, isServer: true, subProtocol: null, TimeSpan.Zero);
+        var transport = new WebSocketTransport(socket, new Settings.LimitSettings());
+        transport.Start();
+
+        for (var i = 0; i < 3; i++) Assert.True(transport.TryEnqueueBounded("{\"kind\":\"Event\"}"u8.ToArray()));
+        Assert.Equal(3, stream.Writes.Count);
+        Assert.Equal(0, stream.CancellableTokens);
+
+        transport.Close(1000, "bye");
+        await transport.Completion.WaitAsync(Wait);
+        Assert.Equal(0x88, stream.Writes[^1].Bytes[0]);
+    }
+
+    /// <summary>
+    /// Without a token, a send that never completes (the peer's TCP window stays full) ends only by aborting the socket:
+    /// the send deadline aborts it, and so does the close timeout when the frames before a close do not go. Each stops the
+    /// pump. Fails if either only cancels a token no send listens to (the pump would wait on the stuck write forever).
+    /// </summary>
+    [Theory]
+    [InlineData("send deadline")]
+    [InlineData("close timeout")]
+    public async Task A_send_that_never_completes_is_ended_by_aborting_the_socket(string by)
+    {
+        var stream = new RecordingStream { HoldWrites = true };
+        using var socket = System.Net.WebSockets.WebSocket.CreateFromStream(stream, isServer: true, subProtocol: null, TimeSpan.Zero);
+        var limits = new Settings.LimitSettings { SendTimeout = TimeSpan.FromSeconds(1), CloseTimeout = TimeSpan.FromMilliseconds(200) };
+        var transport = new WebSocketTransport(socket, limits);
+        transport.Start();
+
+        Assert.True(transport.TryEnqueueBounded("{\"kind\":\"Event\"}"u8.ToArray()));
+        Assert.Single(stream.Writes); // written, never completed
+        Assert.False(transport.Completion.IsCompleted);
+        if (by == "send deadline")
+        {
+            // The sweep times a send from when it first sees it in progress: not stuck then, nor half a second later.
+            var now = System.Diagnostics.Stopwatch.GetTimestamp();
+            Assert.False(transport.AbortIfSendStuck(now));
+            Assert.False(transport.AbortIfSendStuck(now + System.Diagnostics.Stopwatch.Frequency / 2));
+            Assert.False(transport.Completion.IsCompleted);
+            Assert.True(transport.AbortIfSendStuck(now + System.Diagnostics.Stopwatch.Frequency));
+            Assert.True(transport.SendTimedOut);
+        }
+        else
+        {
+            transport.Close(1000, "bye");
+        }
+        await transport.Completion.WaitAsync(Wait);
+        Assert.Equal(System.Net.WebSockets.WebSocketState.Aborted, socket.State);
+        Assert.Single(stream.Writes); // no close frame went: the socket was aborted
+    }
+
+    /// <summary>
+    /// A stream that records each write, the thread it came from and whether it was given a cancellable token, and
+    /// never has anything to read. With <see cref="HoldWrites"/>, an async write never completes until the stream is
+    /// disposed (as Kestrel's does when its socket is aborted), like a peer whose TCP window stays full.
+    /// </summary>
     private sealed class RecordingStream : Stream
     {
         private readonly List<(byte[] Bytes, int Thread)> _writes = [];
+        private readonly TaskCompletionSource _disposed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _cancellableTokens;
+
+        public bool HoldWrites { get; init; }
+
+        public int CancellableTokens => Volatile.Read(ref _cancellableTokens);
+
+        private void Saw(CancellationToken token)
+        {
+            if (token.CanBeCanceled) Interlocked.Increment(ref _cancellableTokens);
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            _disposed.TrySetResult();
+            base.Dispose(disposing);
+        }
 
         public List<(byte[] Bytes, int Thread)> Writes
         {
@@ -159,15 +241,26 @@ public sealed class SendQueueTests
 
         public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
+            Saw(cancellationToken);
             Write(buffer.Span);
-            return ValueTask.CompletedTask;
+            return HoldWrites ? new ValueTask(HeldAsync()) : ValueTask.CompletedTask;
+        }
+
+        private async Task HeldAsync()
+        {
+            await _disposed.Task;
+            throw new ObjectDisposedException(nameof(RecordingStream));
         }
 
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
             WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
         public override void Flush() { }
-        public override Task FlushAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public override Task FlushAsync(CancellationToken cancellationToken)
+        {
+            Saw(cancellationToken);
+            return Task.CompletedTask;
+        }
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();

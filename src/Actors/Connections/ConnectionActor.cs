@@ -358,10 +358,12 @@ public sealed class ConnectionActor : UntypedActor
         {
             case EventEnvelope e:
                 if (!RepairGapBefore(e, e.Seq)) Deliver(e, replay: false);
+                _lastActivity = System.Diagnostics.Stopwatch.GetTimestamp();
                 return true;
             case EventsPublished batch:
                 foreach (var e in batch.Events)
                     if (RepairGapBefore(e, batch.Events[^1].Seq) || !Deliver(e, replay: false)) break;
+                _lastActivity = System.Diagnostics.Stopwatch.GetTimestamp(); // once per message, not per event
                 return true;
             case Subscribed s:
                 // The answer to a quiet check (or a late one): anything published that never arrived is read from the log.
@@ -489,7 +491,6 @@ public sealed class ConnectionActor : UntypedActor
             return false;
         }
         _lastDelivered = e.Seq;
-        _lastActivity = System.Diagnostics.Stopwatch.GetTimestamp();
         return true;
     }
 

@@ -19,7 +19,8 @@ public sealed class WebSocketTransport
     private readonly WebSocket _socket;
     private readonly LimitSettings _limits;
     private readonly SendQueue<Outbound> _queue = new();
-    private readonly CancellationTokenSource _abort = new();
+    /// <summary>The close's deadline (<c>Limits:CloseTimeout</c>), made when the close is queued; null until then.</summary>
+    private CancellationTokenSource? _closeDeadline;
     private readonly object _gate = new();
     private TaskCompletionSource? _roomWaiter;
     private int _frames;
@@ -40,7 +41,10 @@ public sealed class WebSocketTransport
     /// <summary>Completes when the pump has stopped (close sent, socket gone, or shut down).</summary>
     public Task Completion { get; private set; } = Task.CompletedTask;
 
-    public long FramesSent { get; private set; }
+    /// <summary>Frames written to the socket (only the pump counts them).</summary>
+    public long FramesSent => Volatile.Read(ref _framesSent);
+
+    private long _framesSent;
 
     public (int Code, string Reason)? ClosedWith { get; private set; }
 
@@ -71,11 +75,11 @@ public sealed class WebSocketTransport
             {
                 while (_queue.TryRead(out var item))
                     await SendAsync(item).ConfigureAwait(false);
-                ReportFramesSent();
             }
         }
         finally
         {
+            Volatile.Read(ref _closeDeadline)?.Dispose();
             ReportFramesSent();
             _ended?.Invoke(this);
         }
@@ -84,15 +88,23 @@ public sealed class WebSocketTransport
     private long _framesReported;
 
     /// <summary>
-    /// Adds the frames sent since the last report to <c>akka_sync_frames_sent_total</c>: once per burst the pump drained,
-    /// not per frame (the counter's Add with a tag, an aggregator lookup, was paid on every frame of a fan-out).
+    /// Adds the frames sent since the last report to <c>akka_sync_frames_sent_total</c>: from the node's once-a-second
+    /// sweep (<see cref="SendDeadlines"/>), before a close frame and when the pump stops — not per frame nor per burst.
+    /// An idle socket's pump sends each frame as it is queued (a burst of one), and the counter's <c>Add</c> with a tag
+    /// (an aggregator lookup and an update of a point every socket shares) was ~3.6 % of a fan-out's CPU
+    /// (bench/NOTES.md, "Issue 15, eleventh sitting"). Safe from any thread: each frame is counted once.
     /// </summary>
-    private void ReportFramesSent()
+    public void ReportFramesSent()
     {
-        var sent = FramesSent - _framesReported;
-        if (sent == 0) return;
-        _framesReported = FramesSent;
-        SyncMetrics.FramesSent.Add(sent, _dialectTag);
+        var sent = Volatile.Read(ref _framesSent);
+        while (true)
+        {
+            var reported = Volatile.Read(ref _framesReported);
+            if (sent <= reported) return;
+            if (Interlocked.CompareExchange(ref _framesReported, sent, reported) != reported) continue;
+            SyncMetrics.FramesSent.Add(sent - reported, _dialectTag);
+            return;
+        }
     }
 
     /// <summary>
@@ -142,20 +154,40 @@ public sealed class WebSocketTransport
         Close(CloseCodes.TryAgainLater, "slow consumer");
     }
 
-    /// <summary>When the send in progress began (Stopwatch ticks), 0 when none is: the send deadline's clock.</summary>
-    private long _sendStarted;
+    /// <summary>
+    /// Sends begun plus sends ended: odd while a send is in progress. The pump bumps it around each send; the sweep
+    /// (<see cref="AbortIfSendStuck"/>) times a send by seeing the same odd value again. No clock read per send: two per
+    /// frame were ~2.5 % of a fan-out's CPU (bench/NOTES.md, "Issue 15, eleventh sitting").
+    /// </summary>
+    private long _sends;
+
+    /// <summary>The sweep's own: the odd <see cref="_sends"/> it last saw, and when it first saw it (Stopwatch ticks).</summary>
+    private long _sweptSends, _sweptSince;
+
+    private void SendBegins() => Volatile.Write(ref _sends, _sends + 1);
+
+    private void SendEnds() => Volatile.Write(ref _sends, _sends + 1);
 
     /// <summary>
     /// Aborts the socket when one send has taken longer than <c>Limits:SendTimeout</c>: its peer stopped reading and its
     /// TCP window is full, so nothing queued will ever go and the socket, its pump and its actor would be held until
-    /// the close timeout. Called by <see cref="SendDeadlines"/>; true when it aborted.
+    /// the close timeout. Called by <see cref="SendDeadlines"/> once a second (one caller at a time), which first sees a
+    /// send in progress within a second of its start: a stuck send is aborted between <c>SendTimeout</c> and
+    /// <c>SendTimeout</c> plus two seconds after it began. True when it aborted.
     /// </summary>
     public bool AbortIfSendStuck(long nowTicks)
     {
-        var started = Volatile.Read(ref _sendStarted);
-        if (started == 0 || System.Diagnostics.Stopwatch.GetElapsedTime(started, nowTicks) < _limits.SendTimeout) return false;
+        var sends = Volatile.Read(ref _sends);
+        if ((sends & 1) == 0) return false; // no send in progress
+        if (sends != _sweptSends)
+        {
+            _sweptSends = sends; // a send this sweep sees for the first time
+            _sweptSince = nowTicks;
+            return false;
+        }
+        if (System.Diagnostics.Stopwatch.GetElapsedTime(_sweptSince, nowTicks) < _limits.SendTimeout) return false;
         SendTimedOut = true;
-        _abort.Cancel();
+        _socket.Abort();
         return true;
     }
 
@@ -196,8 +228,13 @@ public sealed class WebSocketTransport
         ClosedWith = (code, reason);
         // A slow consumer gets its close frame next, not after the backlog it cannot read.
         if (code == CloseCodes.TryAgainLater) _dropQueued = true;
+        // The frames still queued and the close frame must go within the close timeout: past it the socket is aborted,
+        // which fails the send in progress (frames are sent without a token: see SendAsync).
+        var deadline = new CancellationTokenSource();
+        deadline.Token.UnsafeRegister(static s => ((WebSocket)s!).Abort(), _socket);
+        deadline.CancelAfter(_limits.CloseTimeout);
+        Volatile.Write(ref _closeDeadline, deadline); // the pump disposes it when it stops
         _queue.TryWrite(new Outbound(null, code, reason));
-        _abort.CancelAfter(_limits.CloseTimeout);
         ReleaseRoomWaiter();
     }
 
@@ -220,10 +257,14 @@ public sealed class WebSocketTransport
                 Interlocked.Add(ref _bytes, -Cost(frame));
                 if (!_dropQueued && _socket.State == WebSocketState.Open)
                 {
-                    Volatile.Write(ref _sendStarted, System.Diagnostics.Stopwatch.GetTimestamp());
-                    await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, _abort.Token);
-                    Volatile.Write(ref _sendStarted, 0);
-                    FramesSent++;
+                    SendBegins();
+                    // No token: with a cancellable one, ManagedWebSocket takes its fallback path on every send (an async
+                    // state machine and a token registration per frame); without, a send that completes at once costs
+                    // neither. A send that never completes ends by aborting the socket (the send deadline, the close
+                    // timeout), which is what the token's registration did.
+                    await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+                    SendEnds();
+                    Volatile.Write(ref _framesSent, _framesSent + 1);
                 }
                 if (_roomWaiter is not null && HasRoomForReplay) ReleaseRoomWaiter();
             }
@@ -233,9 +274,9 @@ public sealed class WebSocketTransport
                 ReportFramesSent(); // counted before the client can see the close
                 if (_socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
                 {
-                    Volatile.Write(ref _sendStarted, System.Diagnostics.Stopwatch.GetTimestamp());
-                    await _socket.CloseOutputAsync((WebSocketCloseStatus)item.CloseCode, item.CloseReason, _abort.Token);
-                    Volatile.Write(ref _sendStarted, 0);
+                    SendBegins();
+                    await _socket.CloseOutputAsync((WebSocketCloseStatus)item.CloseCode, item.CloseReason, Volatile.Read(ref _closeDeadline)?.Token ?? CancellationToken.None);
+                    SendEnds();
                     // A client that never answers the close must not hold the connection forever.
                     _ = Task.Delay(_limits.CloseTimeout).ContinueWith(_ =>
                     {
@@ -247,6 +288,7 @@ public sealed class WebSocketTransport
         catch (Exception e) when (e is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
             // The socket is gone or was aborted for not draining: nothing more can be sent.
+            if ((Volatile.Read(ref _sends) & 1) != 0) SendEnds();
             _dropQueued = true;
             _queue.Complete();
             if (_socket.State != WebSocketState.Closed) _socket.Abort();
