@@ -119,7 +119,7 @@ public abstract class SocketSession : IClientSink
     /// <summary>Starts the connection actor that subscribes this session to its conversation.</summary>
     protected void Connect(ConversationId id, ReplayFrom from)
     {
-        var connection = Services.System.ActorOf(Services.ConnectionProps(Codec.Dialect));
+        var connection = ((ExtendedActorSystem)Services.System).SystemActorOf(Services.ConnectionProps(Codec.Dialect));
         connection.Tell(new ConnectionActor.Start(id, from, this));
         Connection = connection;
     }

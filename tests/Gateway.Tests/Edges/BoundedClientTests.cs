@@ -30,6 +30,30 @@ public sealed class BoundedClientTests(ITestOutputHelper output)
         return ids;
     }
 
+    /// <summary>
+    /// The leak check's actor count sees each socket's connection actor (a system actor since bench/NOTES.md "Issue 15,
+    /// eleventh sitting"): one more while a socket is open, back when it closes. Fails if the count missed them, which
+    /// would let every scenario here leak connection actors unnoticed.
+    /// </summary>
+    [Fact]
+    public async Task The_leak_checks_actor_count_sees_each_sockets_connection_actor()
+    {
+        await using var server = await SyncServer.StartAsync();
+        var id = await server.NewConversationAsync();
+        var baseline = await ResourceBaseline.CaptureAsync(server, output);
+        var system = server.Services.GetRequiredService<Akka.Actor.ActorSystem>();
+        await using (var socket = await TestSocket.ConnectAsync(server.SocketUri(id)))
+        {
+            await socket.ReceiveJsonAsync();
+            await using var second = await TestSocket.ConnectAsync(server.SocketUri(id));
+            await second.ReceiveJsonAsync();
+            Assert.Equal(baseline.Before.Actors + 2, await ResourceBaseline.Actors(system));
+            await second.CloseAsync();
+            await socket.CloseAsync();
+        }
+        await baseline.AssertReturnedAsync(processWide: false);
+    }
+
     [Fact]
     public async Task A_client_that_floods_bad_frames_and_never_reads_is_closed_1013_with_bounded_memory_and_others_are_unaffected()
     {

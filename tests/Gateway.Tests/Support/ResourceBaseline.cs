@@ -8,15 +8,15 @@ using Xunit.Abstractions;
 namespace Akka.Sync.Gateway.Tests.Support;
 
 /// <summary>What a stress scenario must leave as it found it, on one server and in the test process.</summary>
-public sealed record ResourceCounts(int Sockets, int Pumps, int UserActors, int PoolThreads, long PendingWork, int OsThreads)
+public sealed record ResourceCounts(int Sockets, int Pumps, int Actors, int PoolThreads, long PendingWork, int OsThreads)
 {
     public override string ToString() =>
-        $"sockets {Sockets}, pumps {Pumps}, /user actors {UserActors}, pool threads {PoolThreads}, pending work items {PendingWork}, OS threads {OsThreads}";
+        $"sockets {Sockets}, pumps {Pumps}, actors {Actors} (/user and connection actors), pool threads {PoolThreads}, pending work items {PendingWork}, OS threads {OsThreads}";
 }
 
 /// <summary>
 /// Leak check for the stress scenarios: counts taken before the scenario (open sockets and running outbound pumps from
-/// <see cref="SocketBudget"/>, connection actors under <c>/user</c>, the thread pool's threads and queued work items,
+/// <see cref="SocketBudget"/>, the actors under <c>/user</c> and the connection actors (system actors, <c>/system/$…</c>), the thread pool's threads and queued work items,
 /// the process's OS threads) and polled after it until they are back, with a deadline. Sockets, pumps and actors must
 /// return exactly; threads are process-wide and the pool keeps idle threads for a while, so they must come back to
 /// within a fixed slack that is far below one thread per socket; queued work must drain.
@@ -50,7 +50,7 @@ public sealed class ResourceBaseline
     public static async Task<ResourceCounts> CountAsync(SyncServer server)
     {
         var budget = server.Services.GetRequiredService<SocketBudget>();
-        var actors = await UserActors(server.Services.GetRequiredService<ActorSystem>());
+        var actors = await Actors(server.Services.GetRequiredService<ActorSystem>());
         using var process = Process.GetCurrentProcess();
         return new ResourceCounts(budget.Open, budget.Pumps, actors, ThreadPool.ThreadCount, ThreadPool.PendingWorkItemCount,
             process.Threads.Count);
@@ -75,7 +75,7 @@ public sealed class ResourceBaseline
         _output.WriteLine($"after:    {now}");
         Assert.Equal(Before.Sockets, now.Sockets);
         Assert.Equal(Before.Pumps, now.Pumps);
-        Assert.Equal(Before.UserActors, now.UserActors);
+        Assert.Equal(Before.Actors, now.Actors);
         if (!processWide) return;
         Assert.True(now.PendingWork <= Before.PendingWork + 2, $"thread-pool work still queued: {now.PendingWork}");
         Assert.True(now.PoolThreads <= Before.PoolThreads + ThreadSlack, $"pool threads {Before.PoolThreads} → {now.PoolThreads}");
@@ -83,15 +83,21 @@ public sealed class ResourceBaseline
     }
 
     private bool Returned(ResourceCounts now, bool processWide) =>
-        now.Sockets == Before.Sockets && now.Pumps == Before.Pumps && now.UserActors == Before.UserActors
+        now.Sockets == Before.Sockets && now.Pumps == Before.Pumps && now.Actors == Before.Actors
         && (!processWide || (now.PendingWork <= Before.PendingWork + 2
             && now.PoolThreads <= Before.PoolThreads + ThreadSlack && now.OsThreads <= Before.OsThreads + ThreadSlack));
 
-    /// <summary>How many actors live directly under /user (connection actors are created there, one per socket).</summary>
-    public static async Task<int> UserActors(ActorSystem system)
+    /// <summary>
+    /// How many actors live directly under /user, plus the connection actors: one per socket, created as system actors
+    /// without a name (<c>/system/$…</c>; Akka.Remote's deployment lookup for a <c>/user</c> actor cost ~1.7 KB per connect,
+    /// bench/NOTES.md "Issue 15, eleventh sitting"). The system guardian's named children (cluster, persistence, …) are
+    /// not counted.
+    /// </summary>
+    public static async Task<int> Actors(ActorSystem system)
     {
         var probe = system.ActorOf(Props.Create(() => new IdentityCounter()));
         system.ActorSelection("/user/*").Tell(new Identify(null), probe);
+        system.ActorSelection("/system/$*").Tell(new Identify(null), probe);
         var count = await probe.Ask<int>("count", TimeSpan.FromSeconds(5));
         system.Stop(probe);
         return count - 1; // the counter itself
