@@ -114,9 +114,8 @@ public sealed class SendQueueTests
     public async Task An_idle_transport_writes_an_event_frame_on_the_thread_that_queued_it()
     {
         var stream = new RecordingStream();
-        using var socket = System.Net.WebSockets.WebSocket.CreateFromStream(stream, isServer: true, subProtocol: null, TimeSpan.Zero);
-        var transport = new WebSocketTransport(socket, new Settings.LimitSettings());
-        transport.Start();
+        using var socket = ServerSocketOver(stream);
+        var transport = Started(socket, new Settings.LimitSettings());
 
         var queuedOn = 0;
         var accepted = false;
@@ -150,9 +149,8 @@ public sealed class SendQueueTests
     public async Task A_frame_reaches_the_stream_without_a_cancellable_token()
     {
         var stream = new RecordingStream();
-        using var socket = System.Net.WebSockets.WebSocket.CreateFromStream(stream, isServer: true, subProtocol: null, TimeSpan.Zero);
-        var transport = new WebSocketTransport(socket, new Settings.LimitSettings());
-        transport.Start();
+        using var socket = ServerSocketOver(stream);
+        var transport = Started(socket, new Settings.LimitSettings());
 
         for (var i = 0; i < 3; i++) Assert.True(transport.TryEnqueueBounded("{\"kind\":\"Event\"}"u8.ToArray()));
         Assert.Equal(3, stream.Writes.Count);
@@ -174,10 +172,8 @@ public sealed class SendQueueTests
     public async Task A_send_that_never_completes_is_ended_by_aborting_the_socket(string by)
     {
         var stream = new RecordingStream { HoldWrites = true };
-        using var socket = System.Net.WebSockets.WebSocket.CreateFromStream(stream, isServer: true, subProtocol: null, TimeSpan.Zero);
-        var limits = new Settings.LimitSettings { SendTimeout = TimeSpan.FromSeconds(1), CloseTimeout = TimeSpan.FromMilliseconds(200) };
-        var transport = new WebSocketTransport(socket, limits);
-        transport.Start();
+        using var socket = ServerSocketOver(stream);
+        var transport = Started(socket, new Settings.LimitSettings { SendTimeout = TimeSpan.FromSeconds(1), CloseTimeout = TimeSpan.FromMilliseconds(200) });
 
         Assert.True(transport.TryEnqueueBounded("{\"kind\":\"Event\"}"u8.ToArray()));
         Assert.Single(stream.Writes); // written, never completed
@@ -199,6 +195,16 @@ public sealed class SendQueueTests
         await transport.Completion.WaitAsync(Wait);
         Assert.Equal(System.Net.WebSockets.WebSocketState.Aborted, socket.State);
         Assert.Single(stream.Writes); // no close frame went: the socket was aborted
+    }
+
+    private static System.Net.WebSockets.WebSocket ServerSocketOver(Stream stream) =>
+        System.Net.WebSockets.WebSocket.CreateFromStream(stream, isServer: true, subProtocol: null, TimeSpan.Zero);
+
+    private static WebSocketTransport Started(System.Net.WebSockets.WebSocket socket, Settings.LimitSettings limits)
+    {
+        var transport = new WebSocketTransport(socket, limits);
+        transport.Start();
+        return transport;
     }
 
     /// <summary>
