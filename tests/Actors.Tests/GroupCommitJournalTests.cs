@@ -190,6 +190,75 @@ public sealed class GroupCommitJournalTests(ITestOutputHelper output) : SqliteAc
         Assert.Equal(expectedMs, writer.BusyTimeoutMs);
     }
 
+    private static JournalRowWriter.Row PageRow(string persistenceId, long seq) =>
+        new(persistenceId, seq, DateTime.UtcNow.Ticks, "m", new byte[3500], 42); // about a page of the log each
+
+    /// <summary>
+    /// The log is copied into the database file by the checkpointer's own thread and connection, and the writer's
+    /// connection checkpoints only past <see cref="SqliteCheckpointer.WriterAutoCheckpointPages"/> pages instead of
+    /// SQLite's 1,000: under many conversations the writer's checkpoints (a thousand pages and an fsync of the database
+    /// every ~25 commits) stalled every write queued behind them.
+    /// </summary>
+    [Fact]
+    public async Task The_log_is_copied_into_the_database_by_the_checkpointers_thread_and_the_writer_checkpoints_only_as_a_backstop()
+    {
+        using var writer = NewWriter();
+        for (var w = 0; w < 30; w++)
+            await writer.WriteAsync(Enumerable.Range(1, 20).Select(i => PageRow($"ckpt-{w}", i)).ToList()).WaitAsync(Wait);
+
+        Assert.Equal(SqliteCheckpointer.WriterAutoCheckpointPages, writer.AutoCheckpointPages);
+        var checkpointer = writer.Checkpointer ?? throw new InvalidOperationException("a SQLite writer has a checkpointer");
+        // Nudged after each commit, at most once per interval: the commits above took longer than one interval at least
+        // once, or the last nudge started one; either way a checkpoint has copied frames of the log.
+        AwaitCondition(() => checkpointer.Checkpoints > 0 && checkpointer.Last.Copied > 0, Wait);
+        Assert.Equal(0, checkpointer.Failures);
+        Assert.Equal(600, Scalar("SELECT COUNT(*) FROM journal WHERE persistence_id LIKE $p", "ckpt-%"));
+    }
+
+    /// <summary>
+    /// Without pooled connections (the writer then closes its connection whenever no write waits) the checkpointer closes
+    /// its own after each checkpoint too, so nothing of the journal holds the file open while it is idle; with them (the
+    /// server's default) it keeps it open between checkpoints, as the writer does.
+    /// </summary>
+    [Theory]
+    [InlineData(";Pooling=False", false)]
+    [InlineData(";Pooling=True", true)]
+    public async Task The_checkpointer_keeps_its_connection_open_between_checkpoints_only_when_connections_are_pooled(string options, bool kept)
+    {
+        using var writer = NewWriter($"Data Source={DatabaseFile}{options}");
+        await writer.WriteAsync([Row("pooling", 1)]).WaitAsync(Wait);
+        var checkpointer = writer.Checkpointer!;
+        AwaitCondition(() => checkpointer.Checkpoints > 0 && checkpointer.HoldsConnection == kept, Wait);
+    }
+
+    /// <summary>
+    /// Under writes that never pause, the log still starts again from its beginning (the writer's backstop checkpoint
+    /// copies what the passive ones left), so the log file stays bounded; and a database checkpointed while written to
+    /// holds every row, intact.
+    /// </summary>
+    [Fact]
+    public async Task Under_continuous_writes_the_log_stays_bounded_and_the_database_holds_every_row_intact()
+    {
+        using var writer = NewWriter();
+        var pending = new List<Task>();
+        for (var w = 0; w < 120; w++) // ~12,000 pages of log: three times the writer's backstop
+        {
+            pending.Add(writer.WriteAsync(Enumerable.Range(1, 100).Select(i => PageRow($"steady-{w}", i)).ToList()));
+            if (pending.Count == 8) { await pending[0].WaitAsync(Wait); pending.RemoveAt(0); }
+        }
+        await Task.WhenAll(pending).WaitAsync(Wait);
+
+        var walBytes = new FileInfo(DatabaseFile + "-wal").Length;
+        Output.WriteLine($"log file {walBytes / 1e6:F1} MB after 12,000 rows; {writer.Checkpointer!.Checkpoints} background checkpoints");
+        // Without a restart the log would hold every page written (> 48 MB); the backstop plus one transaction's pages.
+        Assert.InRange(walBytes, 1, (SqliteCheckpointer.WriterAutoCheckpointPages + JournalRowWriter.MaxRowsPerTransaction * 3L) * 4120);
+        Assert.Equal(12_000, Scalar("SELECT COUNT(*) FROM journal WHERE persistence_id LIKE $p", "steady-%"));
+        using var connection = OpenDatabase();
+        using var check = connection.CreateCommand();
+        check.CommandText = "PRAGMA integrity_check;";
+        Assert.Equal("ok", check.ExecuteScalar());
+    }
+
     /// <summary>
     /// A write's completion runs on the writer thread, inline, once its transaction commits: not queued to the thread
     /// pool, which cost a work item (and often a thread wake-up) per write (bench/NOTES.md, "Issue 15, ninth sitting").

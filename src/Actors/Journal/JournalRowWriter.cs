@@ -47,8 +47,9 @@ internal sealed class JournalRowWriter : IDisposable
     private long _commits;
     private DbConnection? _connection;
     private DbCommand? _prepared; // SQLite: the insert, prepared once per connection
+    private readonly SqliteCheckpointer? _checkpointer; // SQLite: copies the log into the database off this thread
 
-    private JournalRowWriter(Func<DbConnection> connect, bool sqlite, bool keepOpen, string table, string systemName)
+    private JournalRowWriter(Func<DbConnection> connect, bool sqlite, bool keepOpen, string table, string systemName, string? checkpointFrom = null)
     {
         _connect = connect;
         _sqlite = sqlite;
@@ -56,6 +57,7 @@ internal sealed class JournalRowWriter : IDisposable
         // Named parameters for SQLite; positional ones for PostgreSQL (what an NpgsqlBatchCommand takes as is).
         _insert = $"INSERT INTO {table} (persistence_id, sequence_number, deleted, created, manifest, message, identifier, writer_uuid) " +
                   (sqlite ? "VALUES (@pid, @seq, @deleted, @created, @manifest, @message, @identifier, @writer)" : "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
+        _checkpointer = checkpointFrom is null ? null : new SqliteCheckpointer(checkpointFrom, systemName);
         _thread = new Thread(Run) { IsBackground = true, Name = $"{systemName}-journal-writer" };
         _thread.Start();
     }
@@ -72,7 +74,7 @@ internal sealed class JournalRowWriter : IDisposable
         if (!DefaultTableMapping.HasDefaultColumns(config, "default.journal.columns", DefaultTableMapping.JournalColumns)) return null;
         if (provider.StartsWith("SQLite", StringComparison.OrdinalIgnoreCase))
             return new JournalRowWriter(() => new SqliteConnection(connectionString), true,
-                new SqliteConnectionStringBuilder(connectionString).Pooling, table, systemName);
+                new SqliteConnectionStringBuilder(connectionString).Pooling, table, systemName, connectionString);
         if (provider.StartsWith("PostgreSQL", StringComparison.OrdinalIgnoreCase))
             return CreatePostgres(connectionString, table, systemName);
         return null;
@@ -89,6 +91,12 @@ internal sealed class JournalRowWriter : IDisposable
 
     /// <summary>Transactions committed so far (for tests: how writes were grouped).</summary>
     internal long Commits => Interlocked.Read(ref _commits);
+
+    /// <summary>SQLite: the writer connection's <c>wal_autocheckpoint</c>, as SQLite reports it (for tests).</summary>
+    internal long AutoCheckpointPages { get; private set; }
+
+    /// <summary>SQLite: the thread that checkpoints the log (for tests).</summary>
+    internal SqliteCheckpointer? Checkpointer => _checkpointer;
 
     /// <summary>True while a transaction runs: its writes are chosen, later ones wait for the next (for tests).</summary>
     internal bool Committing => Volatile.Read(ref _committing) != 0;
@@ -234,6 +242,7 @@ internal sealed class JournalRowWriter : IDisposable
             }
             transaction.Commit();
             Interlocked.Increment(ref _commits);
+            _checkpointer?.Nudge();
             return;
         }
         CommitPostgres(group);
@@ -269,6 +278,10 @@ internal sealed class JournalRowWriter : IDisposable
             {
                 busy.CommandText = $"PRAGMA busy_timeout = {((SqliteConnection)connection).DefaultTimeout * 1000L}; PRAGMA busy_timeout;";
                 BusyTimeoutMs = Convert.ToInt64(busy.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+                // The log is copied into the database by the checkpointer's thread; this connection checkpoints only as
+                // a backstop, far less often than SQLite's default of every 1,000 pages (SqliteCheckpointer).
+                busy.CommandText = $"PRAGMA wal_autocheckpoint = {SqliteCheckpointer.WriterAutoCheckpointPages};";
+                AutoCheckpointPages = Convert.ToInt64(busy.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
             }
             var insert = connection.CreateCommand();
             insert.CommandText = _insert;
@@ -331,5 +344,6 @@ internal sealed class JournalRowWriter : IDisposable
             Monitor.Pulse(_queue);
         }
         if (Thread.CurrentThread != _thread) _thread.Join(TimeSpan.FromSeconds(5));
+        _checkpointer?.Dispose();
     }
 }
