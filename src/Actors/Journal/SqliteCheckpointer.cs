@@ -11,8 +11,8 @@ namespace Akka.Sync.Actors.Journal;
 /// <remarks>
 /// Why: SQLite checkpoints in the connection whose commit took the log past <c>wal_autocheckpoint</c> pages (1,000 by
 /// default), inside that commit. For the writer that was a copy of ~1,000 pages and an fsync of the database file every
-/// ~25 transactions under many conversations, during which every write waited (commits of 4–10 ms at the 95th
-/// percentile instead of ~1 ms; bench/NOTES.md, "Issue 15, twelfth sitting"). The writer keeps a checkpoint of its own as
+/// ~25 transactions under many conversations, during which every write waited (commits' 95th percentile 1.5–10.5 ms
+/// against 1.3–2.5 ms without them; bench/NOTES.md, "Issue 15, twelfth sitting"). The writer keeps a checkpoint of its own as
 /// a backstop (<see cref="WriterAutoCheckpointPages"/>): a passive checkpoint copies what was committed when it started,
 /// and the log only starts again from its beginning once everything in it has been copied when a write begins, which a
 /// busy writer rarely leaves time for; the writer's own checkpoint then copies only what the last passive one left.
@@ -114,10 +114,11 @@ internal sealed class SqliteCheckpointer : IDisposable
             Interlocked.Increment(ref _checkpoints);
             if (!_keepOpen) Close();
         }
-        catch (SqliteException)
+        catch (Exception)
         {
-            // The file is away or locked past the connection's timeout: the writer's own checkpoint still runs (its
-            // backstop), and the next nudge tries again on a new connection.
+            // The file is away or locked past the connection's timeout, or anything else: never the node's end (this is
+            // a thread of its own). The writer's own checkpoint still runs (its backstop), and the next nudge tries again
+            // on a new connection.
             Interlocked.Increment(ref _failures);
             Close();
         }
