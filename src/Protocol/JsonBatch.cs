@@ -14,15 +14,18 @@ public static class JsonBatch
     /// A producer batch: a JSON array of 1..<paramref name="maxBatch"/> items, each validated by <paramref name="parse"/>;
     /// the first bad item names its index. <paramref name="tooMany"/> tells an oversized batch (413) from a bad one (400).
     /// </summary>
-    public static bool TryParse<T>(ReadOnlySpan<byte> utf8, int maxBatch, ItemParser<T> parse, out T[] items, out string error, out bool tooMany)
+    /// <remarks>The document is parsed over <paramref name="utf8"/> itself, not a copy of it (a copy of every ingest
+    /// body was ~4 % of the bytes a request allocated): nothing parsed refers to it afterwards, so a pooled body can
+    /// go back to its pool once this returns.</remarks>
+    public static bool TryParse<T>(ReadOnlyMemory<byte> utf8, int maxBatch, ItemParser<T> parse, out T[] items, out string error, out bool tooMany)
     {
         items = [];
         tooMany = false;
-        if (!IsValidUtf8(utf8, out error)) return false;
+        if (!IsValidUtf8(utf8.Span, out error)) return false;
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(utf8.ToArray(), DocOptions);
+            doc = JsonDocument.Parse(utf8, DocOptions);
         }
         catch (JsonException e)
         {

@@ -19,7 +19,14 @@ public static class WireTime
     /// <c>utc.ToString(Format, CultureInfo.InvariantCulture)</c> for every DateTime (WireTimeTests).</summary>
     public static string ToWire(DateTime utc) => ToWire(utc.Ticks);
 
-    public static string ToWire(long utcTicks) => string.Create(26, utcTicks, static (chars, ticks) =>
+    public static string ToWire(long utcTicks) => string.Create(Length, utcTicks, static (chars, ticks) => Write(ticks, chars));
+
+    /// <summary>The characters of a wire timestamp.</summary>
+    public const int Length = 26;
+
+    /// <summary>Writes <see cref="ToWire(long)"/>'s text into <paramref name="chars"/> (<see cref="Length"/> long), with
+    /// no string: a stamped event's JSON takes it from here.</summary>
+    public static void Write(long ticks, Span<char> chars)
     {
         var (year, month, day) = new DateTime(ticks, DateTimeKind.Utc);
         var time = ticks % TimeSpan.TicksPerDay;
@@ -36,7 +43,7 @@ public static class WireTime
         Digits(chars.Slice(17, 2), (int)(time / TimeSpan.TicksPerSecond % 60));
         chars[19] = '.';
         Digits(chars.Slice(20, 6), (int)(time % TimeSpan.TicksPerSecond / 10));
-    });
+    }
 
     private static void Digits(Span<char> into, int value)
     {

@@ -1,3 +1,4 @@
+using System.Text;
 using System.Text.Json;
 using Akka.Sync.Gateway.Tests.Support;
 using Xunit;
@@ -139,6 +140,49 @@ public sealed class AgentIngestTests : IAsyncLifetime
     {
         Assert.Equal(404, (await _server.SendAsync(HttpMethod.Post, Path(Guid.NewGuid().ToString("N")), new[] { SyncServer.Message("x") })).Status);
         Assert.Equal(400, (await _server.SendAsync(HttpMethod.Post, Path("nope"), new[] { SyncServer.Message("x") })).Status);
+    }
+
+    [Fact]
+    public async Task Bodies_read_into_pooled_arrays_chunked_bodies_and_bodies_past_the_pool_each_keep_every_event_as_sent()
+    {
+        // Eight conversations written at once with bodies of one size: the pool hands each request an array another
+        // request just gave back, so an event that still referred to its request's body would be overwritten.
+        var ids = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => _server.NewConversationAsync()));
+        var expected = ids.ToDictionary(id => id, _ => new List<string>());
+
+        async Task Post(string id, string[] texts, bool chunked)
+        {
+            var json = JsonSerializer.Serialize(texts.Select(t => SyncServer.Message(t)).ToArray());
+            using var request = new HttpRequestMessage(HttpMethod.Post, Path(id)) { Content = new StringContent(json, Encoding.UTF8, "application/json") };
+            if (chunked) request.Headers.TransferEncodingChunked = true; // no Content-Length: read without the pool
+            using var response = await _server.Http.SendAsync(request);
+            Assert.Equal(200, (int)response.StatusCode);
+            expected[id].AddRange(texts);
+        }
+
+        await Task.WhenAll(ids.Select(async (id, n) =>
+        {
+            for (var r = 0; r < 12; r++)
+                await Post(id, Enumerable.Range(0, 5).Select(i => $"{n}.{r:D2}.{i}:" + new string((char)('a' + (n * 12 + r) % 26), 200)).ToArray(), chunked: false);
+            await Post(id, [$"{n} chunked:" + new string('c', 300)], chunked: true);
+            await Post(id, [$"{n} large:" + new string('L', 100_000)], chunked: false); // past the pooled size
+            await Post(id, [$"{n} after"], chunked: false);
+        }));
+
+        foreach (var id in ids)
+        {
+            var texts = new List<string>();
+            string? page = null;
+            do
+            {
+                var (status, body) = await _server.GetAsync($"/api/conversations/{id}/events/search?limit=100" + (page is null ? "" : $"&page_id={page}"));
+                Assert.Equal(200, status);
+                foreach (var item in body.GetProperty("items").EnumerateArray())
+                    texts.Add(item.GetProperty("llm_message").GetProperty("content")[0].GetProperty("text").GetString()!);
+                page = body.GetProperty("next_page_id").ValueKind == JsonValueKind.String ? body.GetProperty("next_page_id").GetString() : null;
+            } while (page is not null);
+            Assert.Equal(expected[id], texts);
+        }
     }
 }
 

@@ -68,7 +68,7 @@ public sealed class ConversationActor : UntypedPersistentActor
         switch (message)
         {
             case SnapshotOffer offer: OnSnapshotOffer(offer); break;
-            case EventBatch b: foreach (var e in b.Events) ApplyDurable(e); break;
+            case EventBatch b: ApplyDurable(b.Events); break;
             case EventEnvelope or ConversationEvents.Created or ConversationEvents.TitleChanged or ConversationEvents.KeyIssued
                 or ConversationEvents.Deleted or ConversationEvents.UpstreamBound:
                 ApplyDurable(message);
@@ -239,11 +239,9 @@ public sealed class ConversationActor : UntypedPersistentActor
     private void Persist(IReadOnlyList<object> events, object reply)
     {
         var replyTo = Sender;
+        _decided = _decided.ApplyAll(events, out _);
         foreach (var e in events)
-        {
-            _decided = _decided.Apply(e);
             if (e is EventEnvelope env) _history.Writing(env);
-        }
         _awaiting.Enqueue((replyTo, WriteReplies.JournalUnavailable(reply)));
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         // Several log entries go to the journal as one row (EventBatch): one row, one insert and one journal sequence
@@ -251,7 +249,7 @@ public sealed class ConversationActor : UntypedPersistentActor
         // A write of more than EventBatch.MaxEntries is several such rows in the same atomic write: a read of one event
         // decodes at most one row's worth (a search page of rare events reads one row per event it returns).
         if (events.Count > 1 && AllLogEntries(events) is { } batch)
-            PersistAllAsync(EventBatch.Rows(batch), b => { foreach (var e in b.Events) ApplyDurable(e); });
+            PersistAllAsync(EventBatch.Rows(batch), b => ApplyDurable(b.Events));
         else if (events.Count > 0) PersistAllAsync(events, ApplyDurable);
         DeferAsync(reply, r =>
         {
@@ -275,6 +273,20 @@ public sealed class ConversationActor : UntypedPersistentActor
             result[i] = e;
         }
         return result;
+    }
+
+    /// <summary>Applies one durable row of log entries (<see cref="EventBatch"/>): state, index and tail, as
+    /// <see cref="ApplyDurable(object)"/> for each, with one new state for the row.</summary>
+    private void ApplyDurable(EventEnvelope[] events)
+    {
+        _state = _state.ApplyAll(events, out var startedRunning);
+        if (IsRecovering) _decided = _state;
+        else if (startedRunning) _agent.Applied(wasRunning: false, isRunning: true);
+        foreach (var e in events)
+        {
+            _history.Written(e, LastSequenceNr);
+            if (IsRecovering) _subscribers.PublishedSeq = e.Seq;
+        }
     }
 
     /// <summary>Applies one durable event: state, index and tail (publishing waits for the reply).</summary>

@@ -115,37 +115,83 @@ public sealed partial record ConversationState(
         _ => this,
     };
 
+    /// <summary>
+    /// <see cref="Apply(object)"/> over each event in order, with one new state per run of log entries instead of one
+    /// per entry (a write of N events copied the state N times, twice: when decided and when durable; bench/NOTES.md,
+    /// "Issue 15, thirteenth sitting"). <paramref name="startedRunning"/> tells whether an agent run began on any
+    /// event of them (the state went from not running to running), as applying them one by one would have shown.
+    /// </summary>
+    public ConversationState ApplyAll<T>(IReadOnlyList<T> events, out bool startedRunning) where T : class
+    {
+        startedRunning = false;
+        var state = this;
+        var i = 0;
+        while (i < events.Count)
+        {
+            if (events[i] is EventEnvelope)
+            {
+                state = state.ApplyLogRun(events, ref i, ref startedRunning);
+                continue;
+            }
+            var wasRunning = state.IsRunning;
+            state = state.Apply(events[i]);
+            startedRunning |= !wasRunning && state.IsRunning;
+            i++;
+        }
+        return state;
+    }
+
     private ConversationState ApplyLogged(EventEnvelope e)
     {
-        if (Dialect == Dialect.V0)
-        {
-            return this with
-            {
-                LastSeq = e.Seq,
-                LastTimestampTicks = e.TimestampTicks,
-                UpdatedTicks = Math.Max(UpdatedTicks, e.TimestampTicks),
-                AgentState = V0Json.AgentStateOf(e.Kind, e.Json) ?? AgentState,
-            };
-        }
-        var effect = V1Interpretation.Of(e.Kind, e.Id, e.Json);
+        var i = 0;
+        var started = false;
+        return ApplyLogRun<EventEnvelope>([e], ref i, ref started);
+    }
+
+    /// <summary>Folds the log entries from <paramref name="i"/> on (up to the first other event) into one new state.</summary>
+    private ConversationState ApplyLogRun<T>(IReadOnlyList<T> events, ref int i, ref bool startedRunning) where T : class
+    {
+        long lastSeq = LastSeq, lastTimestamp = LastTimestampTicks, updated = UpdatedTicks;
+        var status = Status;
+        var agentState = AgentState;
         var pending = Pending;
-        if (effect.OpensAction is { } opened)
+        var running = IsRunning;
+        for (; i < events.Count && events[i] is EventEnvelope e; i++)
         {
-            pending = pending.Add(opened);
-            if (pending.Count > MaxPending) pending = pending.RemoveAt(0);
-        }
-        if (effect.ClosesActionId is not null || effect.ClosesToolCallId is not null)
-        {
-            pending = pending.RemoveAll(p =>
-                (effect.ClosesActionId is not null && p.ActionId == effect.ClosesActionId)
-                || (effect.ClosesToolCallId is not null && p.ToolCallId == effect.ClosesToolCallId));
+            lastSeq = e.Seq;
+            lastTimestamp = e.TimestampTicks;
+            updated = Math.Max(updated, e.TimestampTicks);
+            if (Dialect == Dialect.V0)
+            {
+                agentState = V0Json.AgentStateOf(e.Kind, e.Json) ?? agentState;
+            }
+            else
+            {
+                var effect = V1Interpretation.Of(e.Kind, e.Id, e.Json);
+                if (effect.OpensAction is { } opened)
+                {
+                    pending = pending.Add(opened);
+                    if (pending.Count > MaxPending) pending = pending.RemoveAt(0);
+                }
+                if (effect.ClosesActionId is not null || effect.ClosesToolCallId is not null)
+                {
+                    pending = pending.RemoveAll(p =>
+                        (effect.ClosesActionId is not null && p.ActionId == effect.ClosesActionId)
+                        || (effect.ClosesToolCallId is not null && p.ToolCallId == effect.ClosesToolCallId));
+                }
+                status = effect.Status ?? status;
+            }
+            var nowRunning = Dialect == Dialect.V0 ? agentState == AgentState.Running : status == ExecutionStatus.Running;
+            startedRunning |= !running && nowRunning;
+            running = nowRunning;
         }
         return this with
         {
-            LastSeq = e.Seq,
-            LastTimestampTicks = e.TimestampTicks,
-            UpdatedTicks = Math.Max(UpdatedTicks, e.TimestampTicks),
-            Status = effect.Status ?? Status,
+            LastSeq = lastSeq,
+            LastTimestampTicks = lastTimestamp,
+            UpdatedTicks = updated,
+            Status = status,
+            AgentState = agentState,
             Pending = pending,
         };
     }
@@ -259,22 +305,42 @@ public sealed partial record ConversationState(
         if (Upstream is not null) return FollowsUpstream;
         var drafts = new List<Draft>(events.Length);
         var items = new BatchItem[events.Length];
-        Dictionary<string, int>? draftOf = null; // ids drafted earlier in this batch
+        // Ids drafted earlier in this batch: looked up among the drafts while they are few, in a table past that (a
+        // table for every batch was ~2.5 % of the bytes allocated per request under many conversations).
+        Dictionary<string, int>? draftOf = null;
         for (var i = 0; i < events.Length; i++)
         {
             var e = events[i];
             if (e.Id is not null && existingSeq(e.Id) is { } seq)
                 items[i] = BatchItem.Known(e.Id, seq);
-            else if (e.Id is not null && draftOf is not null && draftOf.TryGetValue(e.Id, out var first))
+            else if (e.Id is not null && DraftedEarlier(e.Id, drafts, draftOf) is var first && first >= 0)
                 items[i] = BatchItem.Drafted(e.Id, first);
             else
             {
-                if (e.Id is not null) (draftOf ??= new(StringComparer.Ordinal))[e.Id] = drafts.Count;
+                if (draftOf is not null && e.Id is not null) draftOf[e.Id] = drafts.Count;
                 items[i] = BatchItem.Drafted(e.Id, drafts.Count);
                 drafts.Add(new Draft(e.Kind, e.Source, e.Id, e.Body));
+                if (draftOf is null && drafts.Count == ScanDraftsUpTo && events.Length > ScanDraftsUpTo)
+                {
+                    draftOf = new Dictionary<string, int>(events.Length, StringComparer.Ordinal);
+                    for (var d = 0; d < drafts.Count; d++)
+                        if (drafts[d].Id is { } id) draftOf.TryAdd(id, d);
+                }
             }
         }
         return new Decision.Append(drafts, items);
+    }
+
+    /// <summary>Drafts of a batch searched one by one for a repeated id, below this many.</summary>
+    private const int ScanDraftsUpTo = 16;
+
+    /// <summary>The first draft of this batch with <paramref name="id"/>, or -1.</summary>
+    private static int DraftedEarlier(string id, List<Draft> drafts, Dictionary<string, int>? draftOf)
+    {
+        if (draftOf is not null) return draftOf.TryGetValue(id, out var first) ? first : -1;
+        for (var d = 0; d < drafts.Count; d++)
+            if (string.Equals(drafts[d].Id, id, StringComparison.Ordinal)) return d;
+        return -1;
     }
 
     /// <summary>Not found, or a command of the other dialect (400 naming the conversation's own).</summary>
@@ -342,15 +408,14 @@ public sealed partial record ConversationState(
             var d = drafts[i];
             ticks = Math.Max(d.AtTicks ?? now, LastSeq == 0 && i == 0 ? 0 : ticks + TicksPerMicrosecond);
             var seq = LastSeq + 1 + i;
-            var wireTime = WireTime.ToWire(ticks);
             if (d.V0 is { } v0)
             {
                 result[i] = new EventEnvelope(Id, seq, seq.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    d.Kind, d.Source, ticks, V0Json.Compose(seq, wireTime, v0));
+                    d.Kind, d.Source, ticks, V0Json.Compose(seq, WireTime.ToWire(ticks), v0));
                 continue;
             }
             var id = d.Id ?? RandomIds.NewDashed();
-            result[i] = new EventEnvelope(Id, seq, id, d.Kind, d.Source, ticks, V1Json.Compose(d.Kind, id, wireTime, d.Source, d.Body));
+            result[i] = new EventEnvelope(Id, seq, id, d.Kind, d.Source, ticks, V1Json.Compose(d.Kind, id, ticks, d.Source, d.Body));
         }
         return result;
     }

@@ -20,24 +20,28 @@ public static class AgentIngestRoutes
     {
         var (id, denied) = await c.Open(conversationId);
         if (denied is not null) return denied;
-        var (body, error) = await ReadBody(c.Http.Request, c.Limits, required: true);
+        var (body, error) = await ReadBodyPooled(c.Http.Request, c.Limits, required: true);
         if (error is not null) return error;
         object command;
-        if (V0Json.LooksLikeV0Batch(body))
+        // The body goes back to its pool once parsed: the parsed events hold copies of what they need.
+        using (body)
         {
-            if (!V0Json.TryParseBatch(body, c.Limits.MaxBatchEvents, out var v0Events, out var v0Error, out var v0TooMany))
-                return Error(v0TooMany ? 413 : 400, v0Error);
-            command = new ConversationCommands.AppendV0Events(id, v0Events);
-        }
-        else
-        {
-            if (!V1Inbound.TryParseIngestBatch(body, c.Limits.MaxBatchEvents, out var events, out var parseError, out var tooMany))
-                return Error(tooMany ? 413 : 400, parseError);
-            // Each event gets its id here when it has none (the same id the conversation would have given it), so the
-            // batch can be sent again while unanswered without being stored twice (Http.AskAppend).
-            for (var i = 0; i < events.Length; i++)
-                if (events[i].Id is null) events[i] = events[i] with { Id = RandomIds.NewDashed() };
-            command = new ConversationCommands.AppendEvents(id, events);
+            if (V0Json.LooksLikeV0Batch(body!.Memory.Span))
+            {
+                if (!V0Json.TryParseBatch(body.Memory, c.Limits.MaxBatchEvents, out var v0Events, out var v0Error, out var v0TooMany))
+                    return Error(v0TooMany ? 413 : 400, v0Error);
+                command = new ConversationCommands.AppendV0Events(id, v0Events);
+            }
+            else
+            {
+                if (!V1Inbound.TryParseIngestBatch(body.Memory, c.Limits.MaxBatchEvents, out var events, out var parseError, out var tooMany))
+                    return Error(tooMany ? 413 : 400, parseError);
+                // Each event gets its id here when it has none (the same id the conversation would have given it), so the
+                // batch can be sent again while unanswered without being stored twice (Http.AskAppend).
+                for (var i = 0; i < events.Length; i++)
+                    if (events[i].Id is null) events[i] = events[i] with { Id = RandomIds.NewDashed() };
+                command = new ConversationCommands.AppendEvents(id, events);
+            }
         }
         var (reply, askError) = command is ConversationCommands.AppendEvents append
             ? await AskAppend(c.Region, append, c.Limits)

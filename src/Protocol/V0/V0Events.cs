@@ -265,7 +265,7 @@ public static class V0Json
         }));
 
     /// <summary>An agent ingest body for a V0 conversation: a JSON array of 1..max V0 events.</summary>
-    public static bool TryParseBatch(ReadOnlySpan<byte> utf8, int maxBatch, out V0Incoming[] events, out string error, out bool tooMany) =>
+    public static bool TryParseBatch(ReadOnlyMemory<byte> utf8, int maxBatch, out V0Incoming[] events, out string error, out bool tooMany) =>
         JsonBatch.TryParse(utf8, maxBatch, (JsonElement item, out V0Incoming e, out string err) => TryParse(item, null, out e, out err),
             out events, out error, out tooMany);
 

@@ -175,12 +175,12 @@ public static class V1Inbound
     /// Validates an agent ingest body: a JSON array of 1..<paramref name="maxBatch"/> V1 events, each
     /// with string <c>kind</c>, a valid <c>source</c> and an optional UUID <c>id</c>.
     /// </summary>
-    public static bool TryParseIngestBatch(ReadOnlySpan<byte> utf8, int maxBatch, out IncomingEvent[] events, out string error)
+    public static bool TryParseIngestBatch(ReadOnlyMemory<byte> utf8, int maxBatch, out IncomingEvent[] events, out string error)
         => TryParseIngestBatch(utf8, maxBatch, out events, out error, out _);
 
     /// <summary>As above; <paramref name="tooMany"/> tells a batch over the size bound (413) from a bad one (400).
     /// Ids must also be unique within the batch.</summary>
-    public static bool TryParseIngestBatch(ReadOnlySpan<byte> utf8, int maxBatch, out IncomingEvent[] events, out string error, out bool tooMany)
+    public static bool TryParseIngestBatch(ReadOnlyMemory<byte> utf8, int maxBatch, out IncomingEvent[] events, out string error, out bool tooMany)
     {
         var seenIds = new HashSet<string>();
         return JsonBatch.TryParse(utf8, maxBatch, (JsonElement item, out IncomingEvent e, out string err) =>
@@ -226,12 +226,12 @@ public static class V1Inbound
             error = "execution_status value must be one of idle, running, paused, waiting_for_confirmation, finished, error, stuck";
             return false;
         }
-        var body = V1Json.Write(w =>
+        var body = V1Json.Write(item, static (w, item) =>
         {
             w.WriteStartObject();
             foreach (var p in item.EnumerateObject())
             {
-                if (p.NameEquals("kind") || p.NameEquals("id") || p.NameEquals("timestamp") || p.NameEquals("source"))
+                if (p.NameEquals("kind"u8) || p.NameEquals("id"u8) || p.NameEquals("timestamp"u8) || p.NameEquals("source"u8))
                     continue;
                 p.WriteTo(w);
             }

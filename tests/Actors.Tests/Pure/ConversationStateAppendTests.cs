@@ -96,4 +96,31 @@ public sealed class ConversationStateAppendTests
         var refuse = Assert.IsType<Decision.Refuse>(v0.DecideAppend([Event("a")], _ => null));
         Assert.Equal(ResultCode.BadRequest, refuse.Code);
     }
+
+    [Theory]
+    [InlineData(5)]   // the earlier drafts are searched one by one
+    [InlineData(60)]  // past 16 drafts, through a table
+    public void An_id_repeated_within_a_batch_is_drafted_once_and_each_occurrence_is_answered_with_its_seq(int size)
+    {
+        var ids = Enumerable.Range(0, size).Select(i => Guid.NewGuid().ToString()).ToArray();
+        // Every third item repeats an id seen earlier (the first one, the one just before, one from the middle); some have none.
+        var batch = Enumerable.Range(0, size).Select(i => i % 3 == 2 ? Event(ids[(i * 7) % i]) : i % 5 == 4 ? Event(null) : Event(ids[i])).ToArray();
+        var (append, answers) = Decide(WithEvents(2), batch, _ => null);
+
+        var firstDraftOf = new Dictionary<string, long>();
+        var seq = 3L;
+        for (var i = 0; i < batch.Length; i++)
+        {
+            if (batch[i].Id is { } id && firstDraftOf.TryGetValue(id, out var earlier))
+            {
+                Assert.Equal(earlier, answers[i].Seq);
+                continue;
+            }
+            if (batch[i].Id is { } newId) firstDraftOf[newId] = seq;
+            Assert.Equal(seq++, answers[i].Seq);
+        }
+        Assert.Equal(seq - 3, append.Drafts.Count);
+        Assert.Equal(append.Drafts.Where(d => d.Id is not null).Select(d => d.Id).Distinct().Count(), append.Drafts.Count(d => d.Id is not null));
+        Assert.True(append.Drafts.Count < size);
+    }
 }

@@ -141,4 +141,49 @@ public sealed class ConversationStateTests
         Assert.False(s.Opens(Encoding.UTF8.GetBytes("key")));
         Assert.False(s.Apply(new ConversationEvents.Deleted(Now.Ticks)).Opens(ConversationState.HashKey("key")));
     }
+
+    [Fact]
+    public void Applying_a_write_at_once_gives_the_state_its_events_give_one_by_one_and_tells_a_run_that_began_inside_it()
+    {
+        static IncomingEvent Status(string value) =>
+            new("ConversationStateUpdateEvent", "environment", null, Encoding.UTF8.GetBytes($$"""{"key":"execution_status","value":"{{value}}"}"""));
+        const string action = "0b6a4b0e-3f1a-4c1e-9a59-6c1f0d7e2b11", other = "1c7b5c1f-4a2b-4d2f-8b6a-7d2e1f8e3c22";
+        var s0 = Created();
+        var write = Assert.IsType<Decision.Append>(s0.DecideAppend(
+        [
+            new IncomingEvent("MessageEvent", "user", null, "{}"u8.ToArray()),
+            Status("running"),
+            new IncomingEvent("ActionEvent", "agent", action, """{"tool_name":"run","tool_call_id":"c1"}"""u8.ToArray()),
+            new IncomingEvent("ActionEvent", "agent", other, """{"tool_name":"edit","tool_call_id":"c2"}"""u8.ToArray()),
+            Status("idle"),
+            new IncomingEvent("ObservationEvent", "environment", null, Encoding.UTF8.GetBytes($$"""{"action_id":"{{action}}","tool_call_id":"c1"}""")),
+            new IncomingEvent("MessageEvent", "agent", null, "{}"u8.ToArray()),
+        ], _ => null));
+        var stamped = s0.Stamp(write.Drafts, Now);
+
+        var oneByOne = ApplyAll(s0, stamped);
+        var atOnce = s0.ApplyAll(stamped, out var started);
+        AssertSameState(oneByOne, atOnce);
+        Assert.Equal(ExecutionStatus.Idle, atOnce.Status); // it ran and stopped within the write
+        Assert.True(started);
+        Assert.Equal([other], atOnce.Pending.Select(p => p.ActionId));
+
+        // Conversation events mixed with log entries are applied in their order too; no run began in these.
+        var mixed = new object[] { stamped[0], new ConversationEvents.TitleChanged("new", Now.AddMinutes(1).Ticks), stamped[2] };
+        AssertSameState(mixed.Aggregate(s0, (acc, e) => acc.Apply(e)), s0.ApplyAll(mixed, out var startedInMixed));
+        Assert.False(startedInMixed);
+        Assert.Equal("new", s0.ApplyAll(mixed, out _).Title);
+
+        // Already running before the write: staying on running is not a new run.
+        var running = ApplyAll(s0, s0.Stamp(Assert.IsType<Decision.Append>(s0.DecideAppend([Status("running")], _ => null)).Drafts, Now));
+        running.ApplyAll(running.Stamp(Assert.IsType<Decision.Append>(running.DecideAppend([Status("running"), new IncomingEvent("X", "agent", null, "{}"u8.ToArray())], _ => null)).Drafts, Now), out var startedAgain);
+        Assert.False(startedAgain);
+    }
+
+    internal static void AssertSameState(ConversationState expected, ConversationState actual)
+    {
+        Assert.Equal(expected with { Pending = [], KeyHashes = [] }, actual with { Pending = [], KeyHashes = [] });
+        Assert.Equal(expected.Pending, actual.Pending);
+        Assert.Equal(expected.KeyHashes, actual.KeyHashes);
+    }
 }

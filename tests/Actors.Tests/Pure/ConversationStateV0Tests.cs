@@ -85,4 +85,18 @@ public sealed class ConversationStateV0Tests
         Assert.Equal(ResultCode.BadRequest, Assert.IsType<Decision.Refuse>(v1.DecideV0Append([])).Code);
         Assert.Null(v1.Info.AgentState);
     }
+
+    [Fact]
+    public void A_v0_write_applied_at_once_gives_the_agent_state_its_events_give_one_by_one_and_tells_a_run_that_began_inside_it()
+    {
+        var s = NewV0();
+        var write = Assert.IsType<Decision.Append>(s.DecideV0Append(
+            [V0Json.AgentStateChanged(AgentState.Running), V0Json.AgentStateChanged(AgentState.AwaitingUserInput)]));
+        var stamped = s.Stamp(write.Drafts, Now);
+        var atOnce = s.ApplyAll(stamped, out var started);
+        ConversationStateTests.AssertSameState(stamped.Aggregate(s, (acc, e) => acc.Apply(e)), atOnce);
+        Assert.Equal(AgentState.AwaitingUserInput, atOnce.AgentState);
+        Assert.True(started);
+        Assert.Equal(stamped[^1].Seq, atOnce.LastSeq);
+    }
 }
