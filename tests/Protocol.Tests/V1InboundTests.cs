@@ -92,6 +92,25 @@ public sealed class V1InboundTests
     }
 
     [Fact]
+    public void An_ingest_batch_can_give_each_event_without_an_id_a_new_uuid_and_still_refuses_a_given_id_twice()
+    {
+        var given = Guid.NewGuid().ToString("D");
+        var json = Encoding.UTF8.GetBytes($$"""[{"kind":"X","source":"agent"},{"kind":"X","source":"agent","id":"{{given}}"},{"kind":"X","source":"agent"}]""");
+        Assert.True(V1Inbound.TryParseIngestBatch(json, 10, assignIds: true, out var events, out var error, out _), error);
+        Assert.Equal(given, events[1].Id);
+        Assert.All(new[] { events[0], events[2] }, e => Assert.True(Guid.TryParseExact(e.Id, "D", out _)));
+        Assert.Equal(3, events.Select(e => e.Id).Distinct().Count());
+        Assert.True(V1Inbound.TryParseIngestBatch(json, 10, assignIds: false, out var plain, out _, out _));
+        Assert.Equal([null, given, null], plain.Select(e => e.Id));
+
+        var twice = Encoding.UTF8.GetBytes($$"""[{"kind":"X","source":"agent","id":"{{given}}"},{"kind":"X","source":"agent"},{"kind":"X","source":"agent","id":"{{given.ToUpperInvariant()}}"}]""");
+        Assert.False(V1Inbound.TryParseIngestBatch(twice, 10, assignIds: true, out _, out var twiceError, out var tooMany));
+        Assert.False(tooMany);
+        Assert.Contains("events[2]", twiceError);
+        Assert.Contains("appears twice", twiceError);
+    }
+
+    [Fact]
     public void Batches_over_the_bound_are_told_apart_from_bad_ones()
     {
         var (ok, _, error, tooMany) = Batch("[" + string.Join(",", Enumerable.Repeat("""{"kind":"X","source":"agent"}""", 4)) + "]", max: 3);

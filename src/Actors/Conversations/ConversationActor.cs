@@ -131,7 +131,9 @@ public sealed class ConversationActor : UntypedPersistentActor
         }
     }
 
-    public override string PersistenceId => PersistenceIdOf(_id);
+    public override string PersistenceId => _persistenceId ??= PersistenceIdOf(_id); // asked on every write
+
+    private string? _persistenceId;
 
     /// <summary>
     /// A write that arrives after its deadline (it waited in a region buffer while the shard moved, or in the stash
@@ -318,14 +320,20 @@ public sealed class ConversationActor : UntypedPersistentActor
     private void UpdateDirectory(IReadOnlyList<object> events)
     {
         // The directory lists info and status: conversation events and status changes move it, other log entries not.
-        if (events.Any(e => e is not EventEnvelope || e is EventEnvelope { Kind: "ConversationStateUpdateEvent" }))
+        for (var i = 0; i < events.Count; i++)
+        {
+            if (events[i] is EventEnvelope and not EventEnvelope { Kind: "ConversationStateUpdateEvent" }) continue;
             _directory.Tell(new DirectoryCommands.Upsert(_state.Info, _state.Deleted));
+            return;
+        }
     }
 
     private void RecordWrite(IReadOnlyList<object> events, long started)
     {
         SyncMetrics.JournalWriteLatency.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds);
-        var appended = events.Count(e => e is EventEnvelope);
+        var appended = 0;
+        for (var i = 0; i < events.Count; i++)
+            if (events[i] is EventEnvelope) appended++;
         if (appended > 0)
             SyncMetrics.EventsAppended.Add(appended, new KeyValuePair<string, object?>("dialect", _state.Dialect.ToWire()));
     }

@@ -123,7 +123,7 @@ public sealed class SubscriberSet(ConversationId id, int max, ICanWatch watcher)
     /// </summary>
     public void Publish(IReadOnlyList<object> events)
     {
-        var envelopes = events.OfType<EventEnvelope>().ToArray();
+        var envelopes = events as EventEnvelope[] ?? events.OfType<EventEnvelope>().ToArray(); // a stamped write is one already
         if (envelopes.Length == 0) return;
         PublishedSeq = envelopes[^1].Seq;
         object message = envelopes.Length == 1 ? envelopes[0] : new EventsPublished(id, envelopes);

@@ -34,12 +34,10 @@ public static class AgentIngestRoutes
             }
             else
             {
-                if (!V1Inbound.TryParseIngestBatch(body.Memory, c.Limits.MaxBatchEvents, out var events, out var parseError, out var tooMany))
-                    return Error(tooMany ? 413 : 400, parseError);
                 // Each event gets its id here when it has none (the same id the conversation would have given it), so the
                 // batch can be sent again while unanswered without being stored twice (Http.AskAppend).
-                for (var i = 0; i < events.Length; i++)
-                    if (events[i].Id is null) events[i] = events[i] with { Id = RandomIds.NewDashed() };
+                if (!V1Inbound.TryParseIngestBatch(body.Memory, c.Limits.MaxBatchEvents, assignIds: true, out var events, out var parseError, out var tooMany))
+                    return Error(tooMany ? 413 : 400, parseError);
                 command = new ConversationCommands.AppendEvents(id, events);
             }
         }

@@ -181,19 +181,29 @@ public static class V1Inbound
     /// <summary>As above; <paramref name="tooMany"/> tells a batch over the size bound (413) from a bad one (400).
     /// Ids must also be unique within the batch.</summary>
     public static bool TryParseIngestBatch(ReadOnlyMemory<byte> utf8, int maxBatch, out IncomingEvent[] events, out string error, out bool tooMany)
+        => TryParseIngestBatch(utf8, maxBatch, assignIds: false, out events, out error, out tooMany);
+
+    /// <summary>As above; with <paramref name="assignIds"/> an event without an id gets a new one here (a random UUID, as
+    /// the conversation would give it), instead of a copy of the parsed event with one.</summary>
+    public static bool TryParseIngestBatch(ReadOnlyMemory<byte> utf8, int maxBatch, bool assignIds, out IncomingEvent[] events, out string error, out bool tooMany)
     {
-        var seenIds = new HashSet<string>();
+        HashSet<string>? seenIds = null;
         return JsonBatch.TryParse(utf8, maxBatch, (JsonElement item, out IncomingEvent e, out string err) =>
         {
-            if (!TryParseIncomingEvent(item, out e, out err)) return false;
-            if (e.Id is null || seenIds.Add(e.Id)) return true;
+            if (!TryParseIncomingEvent(item, assignIds, out e, out var given, out err)) return false;
+            if (!given || (seenIds ??= new HashSet<string>(StringComparer.Ordinal)).Add(e.Id!)) return true;
             err = $"id {e.Id} appears twice in the batch";
             return false;
         }, out events, out error, out tooMany);
     }
 
-    public static bool TryParseIncomingEvent(JsonElement item, out IncomingEvent incoming, out string error)
+    public static bool TryParseIncomingEvent(JsonElement item, out IncomingEvent incoming, out string error) =>
+        TryParseIncomingEvent(item, assignId: false, out incoming, out _, out error);
+
+    /// <summary>As above; <paramref name="given"/> tells whether the event came with its own id.</summary>
+    private static bool TryParseIncomingEvent(JsonElement item, bool assignId, out IncomingEvent incoming, out bool given, out string error)
     {
+        given = false;
         incoming = null!;
         if (item.ValueKind != JsonValueKind.Object) { error = "expected an event object"; return false; }
         if (!item.TryGetProperty("kind", out var kind) || kind.ValueKind != JsonValueKind.String
@@ -237,6 +247,8 @@ public static class V1Inbound
             }
             w.WriteEndObject();
         });
+        given = id is not null;
+        if (assignId) id ??= RandomIds.NewDashed();
         incoming = new IncomingEvent(WireNames.Intern(kindText), sourceText, id, body);
         error = "";
         return true;
