@@ -208,11 +208,55 @@ public sealed class GroupCommitJournalTests(ITestOutputHelper output) : SqliteAc
 
         Assert.Equal(SqliteCheckpointer.WriterAutoCheckpointPages, writer.AutoCheckpointPages);
         var checkpointer = writer.Checkpointer ?? throw new InvalidOperationException("a SQLite writer has a checkpointer");
-        // Nudged after each commit, at most once per interval: the commits above took longer than one interval at least
-        // once, or the last nudge started one; either way a checkpoint has copied frames of the log.
-        AwaitCondition(() => checkpointer.Checkpoints > 0 && checkpointer.Last.Copied > 0, Wait);
+        // Nudged after each commit, at most once per interval, and a checkpoint begins after the last commit (within an
+        // interval of it): that one copies the whole log, which nothing writes to since.
+        AwaitCondition(() => checkpointer.Last is { Log: > 0 } last && last.Copied == last.Log, Wait);
         Assert.Equal(0, checkpointer.Failures);
         Assert.Equal(600, Scalar("SELECT COUNT(*) FROM journal WHERE persistence_id LIKE $p", "ckpt-%"));
+    }
+
+    /// <summary>
+    /// A commit nudged while the checkpointer waits out its interval gets a checkpoint when the interval ends: the last
+    /// commit of a burst is copied into the database without waiting for the next write, and no two checkpoints begin
+    /// less than an interval apart. (Before, such a nudge was dropped: the log's tail stayed uncopied until the next
+    /// commit, and a test that awaited a checkpoint with frames copied could wait for one that never came.)
+    /// </summary>
+    [Fact]
+    public void A_commit_nudged_inside_the_interval_is_checkpointed_when_the_interval_ends()
+    {
+        var file = Path.Combine(Path.GetDirectoryName(DatabaseFile)!, "trailing.db");
+        using var database = new SqliteConnection($"Data Source={file};Pooling=False");
+        database.Open();
+        void Execute(string sql)
+        {
+            using var command = database.CreateCommand();
+            command.CommandText = sql;
+            command.ExecuteNonQuery();
+        }
+        // This connection never checkpoints by itself: only the checkpointer copies the log.
+        Execute("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (x BLOB);");
+        var interval = TimeSpan.FromSeconds(2);
+        using var checkpointer = new SqliteCheckpointer($"Data Source={file};Pooling=False", "test", interval);
+        Assert.Equal(interval, checkpointer.Interval);
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Execute("INSERT INTO t VALUES (zeroblob(3000));");
+        checkpointer.Nudge();
+        AwaitCondition(() => checkpointer.Checkpoints == 1, Wait);
+        var first = checkpointer.Last;
+        Assert.True(first.Log > 0 && first.Copied == first.Log, $"first checkpoint {first}");
+
+        for (var i = 0; i < 3; i++) // a burst inside the interval: one checkpoint for all of it, after the interval
+        {
+            Execute("INSERT INTO t VALUES (zeroblob(3000));");
+            checkpointer.Nudge();
+        }
+        AwaitCondition(() => checkpointer.Checkpoints == 2, Wait);
+        Assert.True(clock.Elapsed >= interval, $"the second checkpoint began {clock.Elapsed} after the first nudge");
+        var second = checkpointer.Last;
+        Assert.True(second.Log > first.Log && second.Copied == second.Log, $"second checkpoint {second} after {first}");
+        Assert.Equal(0, checkpointer.Failures);
+        Assert.Equal(2, checkpointer.Checkpoints); // nothing nudged since: no third
     }
 
     /// <summary>

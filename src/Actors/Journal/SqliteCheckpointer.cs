@@ -6,7 +6,9 @@ namespace Akka.Sync.Actors.Journal;
 /// <summary>
 /// Copies the journal's write-ahead log into the database file on a thread and connection of its own, so the journal's
 /// writer does not: <see cref="JournalRowWriter"/> nudges it after each commit, and at most once per
-/// <see cref="Interval"/> it runs a <c>PASSIVE</c> checkpoint, which neither blocks nor waits for the writer.
+/// <see cref="Interval"/> it runs a <c>PASSIVE</c> checkpoint, which neither blocks nor waits for the writer; a commit
+/// nudged while it waits out the interval gets its checkpoint when the interval ends, so the log is copied after the
+/// last commit of a burst too, not only at the next write.
 /// </summary>
 /// <remarks>
 /// Why: SQLite checkpoints in the connection whose commit took the log past <c>wal_autocheckpoint</c> pages (1,000 by
@@ -21,8 +23,8 @@ namespace Akka.Sync.Actors.Journal;
 /// </remarks>
 internal sealed class SqliteCheckpointer : IDisposable
 {
-    /// <summary>At most one checkpoint per this while commits go on.</summary>
-    public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
+    /// <summary>At most one checkpoint per this while commits go on (the server's; tests may give another).</summary>
+    public static readonly TimeSpan DefaultInterval = TimeSpan.FromMilliseconds(100);
 
     /// <summary>The writer's own <c>wal_autocheckpoint</c> while this runs (SQLite's default is 1,000 pages).</summary>
     public const int WriterAutoCheckpointPages = 4000;
@@ -30,16 +32,16 @@ internal sealed class SqliteCheckpointer : IDisposable
     private readonly string _connectionString;
     private readonly bool _keepOpen;
     private readonly Thread _thread;
-    private readonly long _intervalTicks = (long)(Interval.TotalSeconds * Stopwatch.Frequency);
+    private readonly long _intervalTicks;
     private readonly object _gate = new();
-    private bool _wanted;
+    private bool _wanted; // a commit since the last checkpoint began (read without the lock on the nudge's fast path)
     private bool _stopping;
-    private long _nextAt; // Stopwatch ticks: the earliest start of the next checkpoint
+    private long _nextAt; // Stopwatch ticks: the earliest start of the next checkpoint (written and read by the thread)
     private long _checkpoints;
     private long _failures;
     private SqliteConnection? _connection;
 
-    public SqliteCheckpointer(string connectionString, string systemName)
+    public SqliteCheckpointer(string connectionString, string systemName, TimeSpan? interval = null)
     {
         // A connection of its own, outside the pool: the pool's connections are the readers' and the writer's. It stays
         // open between checkpoints when the journal's connections are pooled (the server's default), as the writer's
@@ -48,9 +50,14 @@ internal sealed class SqliteCheckpointer : IDisposable
         _keepOpen = builder.Pooling;
         builder.Pooling = false;
         _connectionString = builder.ToString();
+        Interval = interval ?? DefaultInterval;
+        _intervalTicks = (long)(Interval.TotalSeconds * Stopwatch.Frequency);
         _thread = new Thread(Run) { IsBackground = true, Name = $"{systemName}-wal-checkpoint" };
         _thread.Start();
     }
+
+    /// <summary>The least time between the starts of two checkpoints.</summary>
+    public TimeSpan Interval { get; }
 
     /// <summary>Checkpoints run so far (for tests).</summary>
     internal long Checkpoints => Interlocked.Read(ref _checkpoints);
@@ -62,15 +69,22 @@ internal sealed class SqliteCheckpointer : IDisposable
     internal bool HoldsConnection => Volatile.Read(ref _connection) is not null;
 
     /// <summary>The last checkpoint's answer: frames in the log, and frames of it copied into the database (for tests).</summary>
-    internal (long Log, long Copied) Last { get; private set; }
+    internal (long Log, long Copied) Last
+    {
+        get { lock (_gate) return _last; }
+        private set { lock (_gate) _last = value; }
+    }
+    private (long Log, long Copied) _last;
 
     /// <summary>
-    /// After a commit: wakes the thread unless a checkpoint is running or the last one began less than
-    /// <see cref="Interval"/> ago. Called on the writer's thread; never blocks on the checkpoint.
+    /// After a commit: asks for a checkpoint, which runs once the last one began at least <see cref="Interval"/> ago, so
+    /// every commit is followed by a checkpoint that began after it (the last commit of a burst too) and there is at most
+    /// one per interval. Called on the writer's thread; never blocks on the checkpoint, and takes no lock while a
+    /// checkpoint is already asked for (every commit but about one per interval).
     /// </summary>
     public void Nudge()
     {
-        if (Stopwatch.GetTimestamp() < Volatile.Read(ref _nextAt)) return;
+        if (Volatile.Read(ref _wanted)) return;
         lock (_gate)
         {
             if (_wanted || _stopping) return;
@@ -85,12 +99,19 @@ internal sealed class SqliteCheckpointer : IDisposable
         {
             lock (_gate)
             {
-                while (!_wanted && !_stopping) Monitor.Wait(_gate);
+                while (!_stopping)
+                {
+                    if (!_wanted) { Monitor.Wait(_gate); continue; }
+                    var early = _nextAt - Stopwatch.GetTimestamp();
+                    if (early <= 0) break;
+                    Monitor.Wait(_gate, TimeSpan.FromSeconds((double)early / Stopwatch.Frequency) + TimeSpan.FromMilliseconds(1));
+                }
                 if (_stopping) break;
+                // Commits from here on ask for the next checkpoint: this one may begin before they end.
+                Volatile.Write(ref _wanted, false);
             }
-            Volatile.Write(ref _nextAt, Stopwatch.GetTimestamp() + _intervalTicks);
+            _nextAt = Stopwatch.GetTimestamp() + _intervalTicks;
             Checkpoint();
-            lock (_gate) _wanted = false;
         }
         _connection?.Dispose();
     }
