@@ -146,6 +146,7 @@ public static class AkkaSyncHosting
             .WithCustomSerializer("akka-sync", [typeof(ISyncMessage)], system => new SyncSerializer(system))
             .AddConversationDirectory()
             .AddClientPreferences()
+            .AddSingletonWatch()
             .AddConversationSharding(options.Conversation, upstream: options.Upstream)
             .AddConversationRelays(options.Connection);
         if (options.Upstream is { } upstream) builder.AddUpstreamKeeper(upstream.Settings);
