@@ -60,7 +60,8 @@ public sealed class ConversationDirectory : ReceivePersistentActor
         });
         Command<Search>(q => Sender.Tell(Search(q)));
         Command<Followed>(_ => Sender.Tell(new FollowedResult(_entries.Values.Where(e => e.Upstream is not null).Select(e => e.ConversationId).ToArray())));
-        Command<Count>(q => Sender.Tell(new CountResult(_entries.Values.LongCount(e => q.Status is null || e.Status == q.Status))));
+        // Unfiltered (the REST count without a status, and SingletonWatch's query every 30 s): the table's own count.
+        Command<Count>(q => Sender.Tell(new CountResult(q.Status is null ? _entries.Count : _entries.Values.LongCount(e => e.Status == q.Status))));
         Command<SaveSnapshotSuccess>(s => DeleteSnapshots(new SnapshotSelectionCriteria(s.Metadata.SequenceNr - 1)));
         Command<SaveSnapshotFailure>(f => _log.Warning(f.Cause, "Directory snapshot failed"));
         Command<DeleteSnapshotsSuccess>(_ => { });
